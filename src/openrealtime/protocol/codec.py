@@ -1,0 +1,104 @@
+"""JSON in, JSON out: the one place where client bytes become typed events.
+
+``decode_client_event`` either returns a typed event or raises ``ClientError`` with an OpenAI
+code, the dotted ``param`` of the offending field, and the client's ``event_id`` when it can be
+read. It never raises anything else, whatever the bytes (the tests fuzz this).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import msgspec
+
+from .client_events import CLIENT_EVENT_TYPES, ClientEvent
+from .errors import (
+    INVALID_EVENT,
+    INVALID_JSON,
+    INVALID_TYPE,
+    INVALID_VALUE,
+    MISSING_PARAMETER,
+    UNKNOWN_PARAMETER,
+    ClientError,
+)
+from .server_events import ServerEvent
+
+_decoder = msgspec.json.Decoder(ClientEvent)
+_any_decoder = msgspec.json.Decoder()
+_encoder = msgspec.json.Encoder()
+
+_AT = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
+_MISSING = re.compile(r"Object missing required field `(?P<field>[^`]+)`")
+_UNKNOWN = re.compile(r"Object contains unknown field `(?P<field>[^`]+)`")
+
+
+def encode(event: ServerEvent | msgspec.Struct) -> bytes:
+    return _encoder.encode(event)
+
+
+def _param(path: str, field: str | None = None) -> str | None:
+    dotted = path.lstrip(".")
+    if field:
+        dotted = f"{dotted}.{field}" if dotted else field
+    return dotted or None
+
+
+def _event_id_of(data: bytes | str) -> str | None:
+    try:
+        raw: Any = _any_decoder.decode(data)
+    except (msgspec.DecodeError, RecursionError):
+        return None
+    if isinstance(raw, dict):
+        eid = raw.get("event_id")
+        if isinstance(eid, str):
+            return eid
+    return None
+
+
+def _translate(err: msgspec.ValidationError, data: bytes | str) -> ClientError:
+    text = str(err)
+    m = _AT.match(text)
+    msg, path = (m.group("msg"), m.group("path") or "") if m else (text, "")
+    event_id = _event_id_of(data)
+    if mm := _MISSING.match(msg):
+        field = mm.group("field")
+        if not path and field == "type":
+            return ClientError("The event has no 'type'.", code=INVALID_EVENT, param="type",
+                               event_id=event_id)
+        param = _param(path, field)
+        return ClientError(f"Missing required parameter: '{param}'.", code=MISSING_PARAMETER,
+                           param=param, event_id=event_id)
+    if mu := _UNKNOWN.match(msg):
+        param = _param(path, mu.group("field"))
+        return ClientError(f"Unknown parameter: '{param}'.", code=UNKNOWN_PARAMETER,
+                           param=param, event_id=event_id)
+    param = _param(path)
+    if param is None and msg.startswith("Expected `object`"):
+        return ClientError("The message must be a JSON object with a 'type'.",
+                           code=INVALID_EVENT, event_id=event_id)
+    if param == "type" and msg.startswith("Invalid value"):
+        supported = ", ".join(repr(t) for t in CLIENT_EVENT_TYPES)
+        return ClientError(f"{msg}. Supported values are: {supported}.", code=INVALID_VALUE,
+                           param="type", event_id=event_id)
+    code = INVALID_TYPE if msg.startswith("Expected `") and "`" in msg[10:] and (
+        " got " in msg) else INVALID_VALUE
+    where = f" for '{param}'" if param else ""
+    return ClientError(f"{msg}{where}.", code=code, param=param, event_id=event_id)
+
+
+def decode_client_event(data: bytes | str) -> ClientEvent:
+    """Parse one client frame, or raise ``ClientError``."""
+    try:
+        event: ClientEvent = _decoder.decode(data)
+        return event
+    except msgspec.ValidationError as err:
+        raise _translate(err, data) from None
+    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
+        # Either not JSON at all, or JSON that isn't an object.
+        try:
+            _any_decoder.decode(data)
+        except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
+            raise ClientError("The message is not valid JSON.", code=INVALID_JSON) from None
+        raise ClientError("The message must be a JSON object with a 'type'.",
+                          code=INVALID_EVENT) from None

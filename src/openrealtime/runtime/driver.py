@@ -1,0 +1,125 @@
+"""The driver of one session: the thin asynchronous owner of the sans-I/O core.
+
+It feeds client frames and engine chunks into the core, encodes what comes out, and turns
+effects into tasks. Ordering: events are drained and encoded synchronously right after each
+input, then written under one FIFO lock, so frames leave in the order the core made them even
+when a slow client makes writes wait (and that wait is the backpressure on the LLM stream).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from ..engines.llm import LLM, FinishChunk, LLMError, LLMRequest, TextChunk, ToolCallChunk
+from ..protocol.codec import decode_client_event, encode
+from ..protocol.errors import ClientError
+from ..session.core import Session
+from ..session.effects import (
+    CancelGeneration,
+    Effect,
+    Generate,
+    GenerationDone,
+    GenerationFailed,
+    Result,
+    TextDelta,
+    ToolCallDelta,
+)
+
+log = logging.getLogger(__name__)
+
+Send = Callable[[bytes], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class Engines:
+    llm: LLM
+
+
+class SessionDriver:
+    def __init__(self, session: Session, engines: Engines, send: Send,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.session = session
+        self._engines = engines
+        self._send = send
+        self._clock = clock
+        self._lock = asyncio.Lock()
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+
+    async def receive_frame(self, data: str | bytes) -> None:
+        try:
+            event = decode_client_event(data)
+        except ClientError as err:
+            self.session.receive_client_error(err)
+        else:
+            self.session.receive_client_event(event, self._clock())
+        await self.flush()
+
+    async def flush(self) -> None:
+        """Send what the core produced and start what it asked for."""
+        session = self.session
+        frames = [encode(e) for e in session.events_to_send()]
+        for effect in session.effects_to_run():
+            self._run(effect)
+        if frames:
+            async with self._lock:
+                for frame in frames:
+                    await self._send(frame)
+
+    def expire(self) -> None:
+        self.session.expire()
+
+    async def aclose(self) -> None:
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    # --- effects ----------------------------------------------------------------------------
+
+    def _run(self, effect: Effect) -> None:
+        if isinstance(effect, Generate):
+            request = LLMRequest(
+                model=effect.model, instructions=effect.instructions, items=effect.items,
+                tools=effect.tools, tool_choice=effect.tool_choice,
+                max_output_tokens=effect.max_output_tokens,
+                parallel_tool_calls=effect.parallel_tool_calls)
+            task = asyncio.create_task(self._generate(effect.response_id, request))
+            self._tasks[effect.response_id] = task
+        elif isinstance(effect, CancelGeneration):
+            running = self._tasks.pop(effect.response_id, None)
+            if running is not None:
+                running.cancel()
+
+    async def _feed(self, result: Result) -> None:
+        self.session.receive_result(result, self._clock())
+        await self.flush()
+
+    async def _generate(self, rid: str, request: LLMRequest) -> None:
+        try:
+            async for chunk in self._engines.llm.stream(request):
+                if isinstance(chunk, TextChunk):
+                    await self._feed(TextDelta(rid, chunk.text))
+                elif isinstance(chunk, ToolCallChunk):
+                    await self._feed(ToolCallDelta(rid, chunk.index, chunk.arguments,
+                                                   chunk.name, chunk.call_id))
+                elif isinstance(chunk, FinishChunk):
+                    await self._feed(GenerationDone(rid, chunk.reason, chunk.input_tokens,
+                                                    chunk.output_tokens))
+                    return
+            raise LLMError("llm_malformed_stream", "LLM stream ended without finishing.")
+        except LLMError as err:
+            log.warning("response %s failed: %s", rid, err.message)
+            await self._feed(GenerationFailed(rid, err.code, err.message))
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # our bug, not the client's: log it, fail the response, go on
+            log.exception("response %s crashed", rid)
+            await self._feed(GenerationFailed(rid, "internal_error",
+                                              "The server failed while generating."))
+        finally:
+            if self._tasks.get(rid) is asyncio.current_task():
+                del self._tasks[rid]

@@ -1,0 +1,470 @@
+"""The session core: one Realtime session as a synchronous state machine.
+
+Inputs are method calls (``receive_client_event``, ``receive_result``, ``expire``); outputs are
+drained (``events_to_send``, ``effects_to_run``), as in h11 and websockets' ``Protocol``. The
+owner must drain and encode the events after every input, before the next one: events hold
+references to live items, and a later input may change those items.
+
+A ``ClientError`` raised while handling a client event becomes one ``error`` event echoing the
+client's ``event_id``; the state is left as it was before the event.
+"""
+
+from __future__ import annotations
+
+import binascii
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+from msgspec import UNSET
+
+from ..protocol import client_events as ce
+from ..protocol import errors
+from ..protocol import server_events as ev
+from ..protocol.codec import encode
+from ..protocol.errors import ClientError
+from ..protocol.ids import IdGenerator
+from ..protocol.items import (
+    FunctionCallItem,
+    FunctionCallOutputItem,
+    InputAudioPart,
+    Item,
+    ItemReference,
+    MessageItem,
+    OutputAudioPart,
+    validate_client_message,
+    without_audio,
+)
+from ..protocol.session_types import (
+    AudioConfig,
+    AudioFormat,
+    AudioInput,
+    AudioOutput,
+    AudioPCM,
+    FunctionTool,
+    RealtimeSession,
+    TranscriptionSession,
+)
+from .config import (
+    Capabilities,
+    apply_update,
+    check_modalities,
+    check_tool_choice,
+    check_tools,
+    default_session,
+)
+from .conversation import Conversation, item_id
+from .effects import (
+    CancelGeneration,
+    Effect,
+    Generate,
+    GenerationDone,
+    GenerationFailed,
+    Result,
+    TextDelta,
+    ToolCallDelta,
+)
+from .limits import Limits
+from .response import Response
+from .usage import make_usage
+
+MS_PER_S = 1000
+
+
+def bytes_per_ms(fmt: AudioFormat) -> int:
+    # PCM16 at 24 kHz is 48 bytes/ms; G.711 is 8 kHz, one byte per sample.
+    return 48 if isinstance(fmt, AudioPCM) else 8
+
+
+class _DefaultConversation:
+    """The sink through which default-conversation responses write their items."""
+
+    __slots__ = ("_session", "_prev")
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        self._prev: dict[str, str | None] = {}
+
+    def add(self, item: Item, snapshot: Item) -> None:
+        prev = self._session.conversation.append(item)
+        self._prev[item_id(item)] = prev
+        self._session._emit(ev.ConversationItemAdded(item=snapshot, previous_item_id=prev))
+
+    def done(self, item: Item) -> None:
+        prev = self._prev.pop(item_id(item), None)
+        # A client may have deleted the item while it was being generated.
+        if self._session.conversation.get(item_id(item)) is item:
+            self._session._emit(ev.ConversationItemDone(item=item, previous_item_id=prev))
+
+
+class Session:
+    def __init__(
+        self,
+        *,
+        model: str,
+        now: float,
+        caps: Capabilities | None = None,
+        limits: Limits | None = None,
+        ids: IdGenerator | None = None,
+    ) -> None:
+        self.caps = caps or Capabilities()
+        self.limits = limits or Limits()
+        self.ids = ids or IdGenerator()
+        self.conversation = Conversation()
+        self.conversation_id = self.ids.new("conv")
+        self.config: RealtimeSession = default_session(
+            session_id=self.ids.new("sess"),
+            model=model,
+            expires_at=int(now) + self.limits.max_session_s,
+            caps=self.caps,
+        )
+        self.closed = False
+        self._events: list[ev.ServerEvent] = []
+        self._effects: list[Effect] = []
+        self._responses: dict[str, Response] = {}
+        self._default: Response | None = None
+        self._sink = _DefaultConversation(self)
+        self._voice_locked = False
+        self._input = bytearray()
+        self._handlers: dict[type, Callable[[Any], None]] = {
+            ce.SessionUpdateEvent: self._session_update,
+            ce.InputAudioBufferAppendEvent: self._buffer_append,
+            ce.InputAudioBufferCommitEvent: self._buffer_commit,
+            ce.InputAudioBufferClearEvent: self._buffer_clear,
+            ce.OutputAudioBufferClearEvent: self._output_buffer_clear,
+            ce.ConversationItemCreateEvent: self._item_create,
+            ce.ConversationItemRetrieveEvent: self._item_retrieve,
+            ce.ConversationItemTruncateEvent: self._item_truncate,
+            ce.ConversationItemDeleteEvent: self._item_delete,
+            ce.ResponseCreateEvent: self._response_create,
+            ce.ResponseCancelEvent: self._response_cancel,
+        }
+        self._emit(ev.SessionCreatedEvent(session=self.config))
+
+    # --- the owner's interface --------------------------------------------------------------
+
+    def receive_client_event(self, event: ce.ClientEvent, now: float) -> None:
+        if self.closed:
+            return
+        try:
+            self._handlers[type(event)](event)
+        except ClientError as err:
+            if err.event_id is None and isinstance(event.event_id, str):
+                err.event_id = event.event_id
+            self.receive_client_error(err)
+
+    def receive_client_error(self, err: ClientError) -> None:
+        """Answer a refused input (also the codec's) with an ``error`` event."""
+        self._emit(ev.ErrorEvent(error=ev.RealtimeError(
+            type=err.type, code=err.code, message=err.message, param=err.param,
+            event_id=err.event_id)))
+
+    def receive_result(self, result: Result, now: float) -> None:
+        response = self._responses.get(result.response_id)
+        if response is None:
+            return  # a late result of a response that already ended
+        if isinstance(result, TextDelta):
+            response.on_text(result.text)
+        elif isinstance(result, ToolCallDelta):
+            response.on_tool_call(result.index, result.arguments, result.name, result.call_id)
+        elif isinstance(result, GenerationDone):
+            usage = make_usage(result.input_tokens, result.output_tokens)
+            response.finish(result.finish_reason, usage)
+            self._forget(response)
+        elif isinstance(result, GenerationFailed):
+            response.fail(result.code, result.message, None)
+            self._forget(response)
+
+    def expire(self) -> None:
+        """The session reached its maximum duration: say so; the owner then closes."""
+        if self.closed:
+            return
+        for response in list(self._responses.values()):
+            self._cancel(response, "client_cancelled")
+        self.receive_client_error(ClientError(
+            f"Your session hit the maximum duration of {self.limits.max_session_s // 60} "
+            "minutes.", code="session_expired"))
+        self.closed = True
+
+    def events_to_send(self) -> list[ev.ServerEvent]:
+        out, self._events = self._events, []
+        return out
+
+    def effects_to_run(self) -> list[Effect]:
+        out, self._effects = self._effects, []
+        return out
+
+    @property
+    def active_response_ids(self) -> list[str]:
+        return list(self._responses)
+
+    # --- plumbing ---------------------------------------------------------------------------
+
+    def _emit(self, event: ev.ServerEvent) -> None:
+        event.event_id = self.ids.event()
+        self._events.append(event)
+
+    def _check_frame(self, event: ev.ServerEvent, param: str) -> None:
+        # openai-python refuses frames over 1 MiB; refuse inputs whose echo would exceed it.
+        if len(encode(event)) > self.limits.max_frame_bytes:
+            raise ClientError("The request is too large: its echo would exceed the 1 MiB frame "
+                              "limit of the official clients.", param=param)
+
+    # --- session ----------------------------------------------------------------------------
+
+    def _session_update(self, event: ce.SessionUpdateEvent) -> None:
+        update = event.session
+        if isinstance(update, TranscriptionSession):
+            raise ClientError("Cannot change a realtime session into a transcription session.",
+                              param="session.type")
+        new = apply_update(self.config, update, caps=self.caps, voice_locked=self._voice_locked)
+        out = ev.SessionUpdatedEvent(session=new)
+        self._check_frame(out, "session")
+        self.config = new
+        self._emit(out)
+
+    # --- input audio buffer -----------------------------------------------------------------
+
+    def _input_format(self) -> AudioFormat:
+        assert isinstance(self.config.audio, AudioConfig)
+        assert isinstance(self.config.audio.input, AudioInput)
+        fmt = self.config.audio.input.format
+        assert not isinstance(fmt, msgspec.UnsetType)
+        return fmt
+
+    def _buffer_append(self, event: ce.InputAudioBufferAppendEvent) -> None:
+        if len(event.audio) > self.limits.max_append_b64:
+            raise ClientError("Audio append exceeds the 15 MiB limit per event.", param="audio")
+        try:
+            chunk = binascii.a2b_base64(event.audio, strict_mode=True)
+        except (binascii.Error, ValueError):
+            raise ClientError("Invalid 'audio': not valid base64.", param="audio") from None
+        limit = self.limits.max_buffer_ms * bytes_per_ms(self._input_format())
+        if len(self._input) + len(chunk) > limit:
+            raise ClientError(
+                f"The input audio buffer is full ({self.limits.max_buffer_ms // MS_PER_S} s); "
+                "commit or clear it before appending more.",
+                code="input_audio_buffer_full", param="audio")
+        self._input += chunk
+
+    def _buffer_commit(self, _event: ce.InputAudioBufferCommitEvent) -> None:
+        fmt = self._input_format()
+        ms = len(self._input) // bytes_per_ms(fmt)
+        if ms < 100:
+            raise ClientError(
+                f"Error committing input audio buffer: buffer too small. Expected at least "
+                f"100ms of audio, but buffer only has {ms:.2f}ms of audio.",
+                code=errors.COMMIT_EMPTY)
+        audio = binascii.b2a_base64(bytes(self._input), newline=False).decode("ascii")
+        self._input.clear()
+        iid = self.ids.new("item")
+        item = MessageItem(id=iid, object="realtime.item", status="completed", role="user",
+                           content=[InputAudioPart(audio=audio, transcript=None)])
+        prev = self.conversation.append(item)
+        self._emit(ev.InputAudioBufferCommittedEvent(item_id=iid, previous_item_id=prev))
+        self._emit_item_created(item, prev)
+
+    def _buffer_clear(self, _event: ce.InputAudioBufferClearEvent) -> None:
+        self._input.clear()
+        self._emit(ev.InputAudioBufferClearedEvent())
+
+    def _output_buffer_clear(self, _event: ce.OutputAudioBufferClearEvent) -> None:
+        raise ClientError("output_audio_buffer.clear is only supported on WebRTC connections.",
+                          param="type")
+
+    # --- conversation -----------------------------------------------------------------------
+
+    def _emit_item_created(self, item: Item, prev: str | None) -> None:
+        shown = without_audio(item)
+        self._emit(ev.ConversationItemAdded(item=shown, previous_item_id=prev))
+        self._emit(ev.ConversationItemDone(item=shown, previous_item_id=prev))
+
+    def _prepare_client_item(self, item: Item, param: str, known: set[str] | None = None) -> Item:
+        """Validate a client-supplied item and fill in what the server owns."""
+        if isinstance(item, MessageItem):
+            validate_client_message(item, param)
+        elif isinstance(item, FunctionCallOutputItem):
+            if not self._has_call(item.call_id, known):
+                raise ClientError(f"Tool call id {item.call_id!r} not found in conversation.",
+                                  param=f"{param}.call_id")
+        iid = item.id
+        if isinstance(iid, str):
+            if not 0 < len(iid) <= 32:
+                raise ClientError("Invalid 'item.id': expected a string of 1 to 32 characters.",
+                                  param=f"{param}.id")
+            if iid in self.conversation:
+                raise ClientError(f"Item with id {iid!r} already exists.", param=f"{param}.id")
+        else:
+            iid = self.ids.new("item")
+        new = msgspec.structs.replace(item, id=iid, object="realtime.item", status="completed")
+        if isinstance(new, FunctionCallItem) and not isinstance(new.call_id, str):
+            new.call_id = self.ids.new("call")
+        return new
+
+    def _has_call(self, call_id: str, known: set[str] | None) -> bool:
+        if known is not None and call_id in known:
+            return True
+        return any(isinstance(it, FunctionCallItem) and it.call_id == call_id
+                   for it in self.conversation)
+
+    def _item_create(self, event: ce.ConversationItemCreateEvent) -> None:
+        item = self._prepare_client_item(event.item, "item")
+        prev_id = event.previous_item_id
+        shown = without_audio(item)
+        self._check_frame(ev.ConversationItemAdded(item=shown, previous_item_id=None), "item")
+        if prev_id is UNSET or prev_id is None:
+            prev = self.conversation.append(item)
+        elif prev_id == "root":
+            prev = self.conversation.insert_after(item, None)
+        elif prev_id in self.conversation:
+            prev = self.conversation.insert_after(item, prev_id)
+        else:
+            raise ClientError(f"Previous item with id {prev_id!r} not found.",
+                              param="previous_item_id")
+        self._emit_item_created(item, prev)
+
+    def _lookup(self, iid: str, code: str) -> Item:
+        item = self.conversation.get(iid)
+        if item is None:
+            raise ClientError(f"Item with item_id not found: {iid}", code=code, param="item_id")
+        return item
+
+    def _item_retrieve(self, event: ce.ConversationItemRetrieveEvent) -> None:
+        item = self._lookup(event.item_id, errors.RETRIEVE_INVALID_ITEM)
+        out = ev.ConversationItemRetrieved(item=item)
+        if len(encode(out)) > self.limits.max_frame_bytes:
+            # Audio too long for one frame: send the item without it rather than break the client.
+            out = ev.ConversationItemRetrieved(item=without_audio(item))
+        self._emit(out)
+
+    def _item_delete(self, event: ce.ConversationItemDeleteEvent) -> None:
+        self._lookup(event.item_id, errors.DELETE_INVALID_ITEM)
+        self.conversation.delete(event.item_id)
+        self._emit(ev.ConversationItemDeletedEvent(item_id=event.item_id))
+
+    def _item_truncate(self, event: ce.ConversationItemTruncateEvent) -> None:
+        item = self._lookup(event.item_id, errors.TRUNCATE_INVALID_ITEM)
+        part = None
+        if (isinstance(item, MessageItem) and item.role == "assistant"
+                and event.content_index < len(item.content)):
+            part = item.content[event.content_index]
+        if not isinstance(part, OutputAudioPart):
+            raise ClientError("Only model output audio messages can be truncated",
+                              code=errors.UNSUPPORTED_CONTENT_TYPE, param="content_index")
+        # Assistant audio parts arrive with speech output; their cut is made there.
+        raise ClientError(
+            f"Audio content of 0ms is already shorter than {event.audio_end_ms}ms",
+            param="audio_end_ms")
+
+    # --- responses --------------------------------------------------------------------------
+
+    def _response_create(self, event: ce.ResponseCreateEvent) -> None:
+        params = event.response or ce.RealtimeResponseCreateParams()
+        cfg = self.config
+        conversation = params.conversation or "auto"
+        if conversation == "auto" and self._default is not None:
+            raise ClientError(
+                f"Conversation already has an active response in progress: "
+                f"{self._default.id}. Wait until the response is finished before creating a "
+                "new one.", code=errors.ACTIVE_RESPONSE)
+        modalities = params.output_modalities or cfg.output_modalities
+        assert isinstance(modalities, list)
+        if params.output_modalities is not UNSET:
+            check_modalities(modalities, "response.output_modalities")
+            if not self.caps.audio_output:
+                modalities = ["text"]
+        tools_src = cfg.tools if params.tools is UNSET else params.tools
+        assert isinstance(tools_src, list)
+        tools = check_tools(tools_src, "response.tools")
+        choice = cfg.tool_choice if params.tool_choice is UNSET else params.tool_choice
+        assert not isinstance(choice, msgspec.UnsetType)
+        check_tool_choice(choice, list(tools), "response.tool_choice")
+        items = self._context(params)
+        max_tokens = (cfg.max_output_tokens if params.max_output_tokens is UNSET
+                      else params.max_output_tokens)
+        assert not isinstance(max_tokens, msgspec.UnsetType)
+        voice, fmt = self._output_audio(params)
+        metadata = None if params.metadata is UNSET else params.metadata
+        instructions = cfg.instructions if params.instructions is UNSET else params.instructions
+        assert isinstance(instructions, str) and isinstance(cfg.model, str)
+        parallel = cfg.parallel_tool_calls if params.parallel_tool_calls is UNSET else (
+            params.parallel_tool_calls)
+        assert isinstance(parallel, bool)
+
+        rid = self.ids.new("resp")
+        in_conv = conversation == "auto"
+        response = Response(
+            response_id=rid,
+            conversation_id=self.conversation_id if in_conv else None,
+            modalities=modalities, voice=voice, audio_format=fmt,
+            max_output_tokens=max_tokens, metadata=metadata,
+            emit=self._emit, new_id=self.ids.new, sink=self._sink if in_conv else None,
+        )
+        self._responses[rid] = response
+        if in_conv:
+            self._default = response
+        response.start()
+        self._effects.append(Generate(
+            response_id=rid, model=cfg.model, instructions=instructions, items=items,
+            tools=tuple(tools), tool_choice=choice,
+            max_output_tokens=None if max_tokens == "inf" else int(max_tokens),
+            parallel_tool_calls=parallel,
+        ))
+
+    def _output_audio(self, params: ce.RealtimeResponseCreateParams) -> tuple[str, AudioFormat]:
+        audio = self.config.audio
+        assert isinstance(audio, AudioConfig) and isinstance(audio.output, AudioOutput)
+        voice, fmt = audio.output.voice, audio.output.format
+        over = params.audio.output if params.audio is not UNSET else UNSET
+        if over is not UNSET:
+            if over.voice is not UNSET:
+                voice = over.voice if isinstance(over.voice, str) else over.voice.id
+            if over.format is not UNSET:
+                fmt = over.format
+        assert isinstance(voice, str) and not isinstance(fmt, msgspec.UnsetType)
+        return voice, fmt
+
+    def _context(self, params: ce.RealtimeResponseCreateParams) -> tuple[Item, ...]:
+        """The items the model sees: ``input`` when given (``[]`` = none), else the conversation."""
+        if params.input is UNSET:
+            return self.conversation.snapshot()
+        out: list[Item] = []
+        calls: set[str] = set()
+        for i, entry in enumerate(params.input):
+            param = f"response.input[{i}]"
+            if isinstance(entry, ItemReference):
+                found = self.conversation.get(entry.id)
+                if found is None:
+                    raise ClientError(f"Item with id {entry.id!r} not found.",
+                                      param=f"{param}.id")
+                item = found
+            elif isinstance(entry.id, str) and (found := self.conversation.get(entry.id)):
+                item = found  # GA lets a full item stand for the existing one with its id
+            else:
+                item = self._prepare_client_item(
+                    msgspec.structs.replace(entry, id=UNSET), param, known=calls)
+            if isinstance(item, FunctionCallItem) and isinstance(item.call_id, str):
+                calls.add(item.call_id)
+            out.append(item)
+        return tuple(out)
+
+    def _response_cancel(self, event: ce.ResponseCancelEvent) -> None:
+        rid = event.response_id
+        response = self._default if rid is UNSET else self._responses.get(rid)
+        if response is None:
+            raise ClientError("Cancellation failed: no active response found",
+                              code=errors.CANCEL_NOT_ACTIVE)
+        self._cancel(response, "client_cancelled")
+
+    def _cancel(self, response: Response, reason: Any) -> None:
+        response.cancel(reason, None)
+        self._forget(response)
+        self._effects.append(CancelGeneration(response.id))
+
+    def _forget(self, response: Response) -> None:
+        self._responses.pop(response.id, None)
+        if self._default is response:
+            self._default = None
+
+
+__all__ = ["Capabilities", "FunctionTool", "Session"]

@@ -1,0 +1,1 @@
+"""Transports: bytes on a connection <-> the session driver."""

@@ -1,0 +1,85 @@
+"""The WebSocket endpoint ``/v1/realtime`` (aiohttp): auth, subprotocol, frames <-> driver."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+from aiohttp import WSMsgType, web
+
+from ..protocol.errors import INVALID_EVENT, ClientError
+from ..runtime.driver import Engines, SessionDriver
+from ..session.config import Capabilities
+from ..session.core import Session
+from ..session.limits import Limits
+from .auth import authorized
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "gpt-realtime"
+# Incoming frames may carry 15 MiB of audio as base64 plus the JSON around it.
+MAX_INCOMING = 21 * 1024 * 1024
+
+
+def unauthorized() -> web.Response:
+    return web.json_response(
+        {"error": {"message": "Incorrect API key provided.", "type": "invalid_request_error",
+                   "code": "invalid_api_key", "param": None}},
+        status=401)
+
+
+def realtime_handler(
+    engines: Engines,
+    api_key: str | None,
+    *,
+    caps: Capabilities | None = None,
+    limits: Limits | None = None,
+    clock: Callable[[], float] = time.time,
+) -> Callable[[web.Request], asyncio.Future[web.StreamResponse]]:
+    limits = limits or Limits()
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        if not authorized(request.headers, api_key):
+            return unauthorized()
+        # Browsers abort the handshake unless the server picks ``realtime`` from their offer.
+        ws = web.WebSocketResponse(protocols=("realtime",), max_msg_size=MAX_INCOMING,
+                                   autoping=True, compress=False)
+        await ws.prepare(request)
+        model = request.query.get("model") or DEFAULT_MODEL
+        session = Session(model=model, now=clock(), caps=caps, limits=limits)
+
+        async def send(frame: bytes) -> None:
+            await ws.send_frame(frame, WSMsgType.TEXT)
+
+        driver = SessionDriver(session, engines, send, clock)
+
+        async def expire() -> None:
+            driver.expire()
+            await driver.flush()
+            await ws.close(code=1001, message=b"session expired")
+
+        expiry = asyncio.get_running_loop().call_later(
+            limits.max_session_s, lambda: asyncio.ensure_future(expire()))
+        try:
+            await driver.flush()
+            async for msg in ws:
+                if msg.type == WSMsgType.TEXT:
+                    await driver.receive_frame(msg.data)
+                elif msg.type == WSMsgType.BINARY:
+                    session.receive_client_error(ClientError(
+                        "Binary frames are not supported; send JSON text frames.",
+                        code=INVALID_EVENT))
+                    await driver.flush()
+        except ConnectionResetError:
+            pass
+        except Exception:  # our bug: log it, close this session cleanly, keep the server up
+            log.exception("session %s crashed", session.config.id)
+            await ws.close(code=1011, message=b"internal error")
+        finally:
+            expiry.cancel()
+            await driver.aclose()
+        return ws
+
+    return handle  # type: ignore[return-value]
