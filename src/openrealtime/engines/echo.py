@@ -10,7 +10,7 @@ import re
 from collections.abc import AsyncIterator
 
 from ..protocol.items import InputAudioPart, InputTextPart, MessageItem
-from .llm import Chunk, FinishChunk, LLMRequest, TextChunk, estimate_tokens
+from .llm import Chunk, FinishChunk, LLMRequest, TextChunk
 
 _WORDS = re.compile(r"\S+\s*")
 
@@ -44,5 +44,10 @@ class EchoLLM:
 
 
 def _prompt_tokens(request: LLMRequest) -> int:
-    return estimate_tokens(request.instructions) + sum(
-        estimate_tokens(str(item)) for item in request.items)
+    chars = len(request.instructions)
+    for item in request.items:
+        if isinstance(item, MessageItem):
+            for part in item.content:
+                text = getattr(part, "text", None) or getattr(part, "transcript", None)
+                chars += len(text) if isinstance(text, str) else 0
+    return (chars + 3) // 4

@@ -367,12 +367,12 @@ class Session:
                 f"Conversation already has an active response in progress: "
                 f"{self._default.id}. Wait until the response is finished before creating a "
                 "new one.", code=errors.ACTIVE_RESPONSE)
-        modalities = params.output_modalities or cfg.output_modalities
+        modalities = cfg.output_modalities
         assert isinstance(modalities, list)
         if params.output_modalities is not UNSET:
-            check_modalities(modalities, "response.output_modalities")
-            if not self.caps.audio_output:
-                modalities = ["text"]
+            # Checked as given: ``[]`` is refused, not read as "use the session's".
+            check_modalities(params.output_modalities, "response.output_modalities")
+            modalities = params.output_modalities if self.caps.audio_output else ["text"]
         tools_src = cfg.tools if params.tools is UNSET else params.tools
         assert isinstance(tools_src, list)
         tools = check_tools(tools_src, "response.tools")
