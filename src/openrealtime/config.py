@@ -47,10 +47,11 @@ def env_name(name: str) -> str:
 def _check(name: str, raw: str, source: str) -> object:
     where = f"{flag(name)} ({source})"
     if name == "port":
-        try:
-            port = int(raw)
-        except ValueError:
-            raise SettingsError(f"invalid {where}: {raw!r} is not a port number") from None
+        # ASCII digits only: int() would also take "1_000" and non-ASCII digits.
+        digits = raw.strip()
+        if not (digits.isascii() and digits.removeprefix("-").isdigit()):
+            raise SettingsError(f"invalid {where}: {raw!r} is not a port number")
+        port = int(digits)
         if not 0 <= port <= 65535:
             raise SettingsError(f"invalid {where}: {port} is outside 0-65535")
         return port
@@ -60,8 +61,12 @@ def _check(name: str, raw: str, source: str) -> object:
                                 f"{', '.join(LOG_LEVELS)}")
         return raw.lower()
     if name.endswith("_base_url"):
-        url = urlparse(raw)
-        if url.scheme not in ("http", "https") or not url.netloc:
+        try:
+            url = urlparse(raw)
+            _ = url.port  # raises ValueError for a port that is not 0-65535
+        except ValueError:  # also urlparse's own, e.g. "Invalid IPv6 URL"
+            raise SettingsError(f"invalid {where}: {raw!r} is not a valid URL") from None
+        if url.scheme not in ("http", "https") or not url.hostname:
             raise SettingsError(f"invalid {where}: {raw!r} is not an http(s) URL")
         return raw.rstrip("/")
     if not raw.strip():

@@ -4,6 +4,11 @@ Audio parts go in through their transcripts (the LLM sees what was said); a user
 no transcript yet is left out. Consecutive function calls become one assistant message with
 several ``tool_calls``, attached to the assistant text before them when there is one, because
 strict chat templates refuse two assistant messages in a row.
+
+Chat backends also insist that every ``tool_calls`` entry is answered by a ``tool`` message
+right after it, which a Realtime conversation does not promise: a client may ignore a call, put
+its output after later messages, or delete the call. So each output is placed right after its
+call, calls with no output are left out, and outputs whose call is gone are left out.
 """
 
 from __future__ import annotations
@@ -48,15 +53,24 @@ def _message_content(item: MessageItem) -> str | list[dict[str, Any]] | None:
 
 
 def to_messages(instructions: str, items: tuple[Item, ...]) -> list[Message]:
+    outputs: dict[str, FunctionCallOutputItem] = {}
+    for item in items:
+        if isinstance(item, FunctionCallOutputItem):
+            outputs.setdefault(item.call_id, item)
     messages: list[Message] = []
     if instructions:
         messages.append({"role": "system", "content": instructions})
+    results: list[Message] = []  # tool messages owed to the open group of calls
+
+    def flush() -> None:
+        messages.extend(results)
+        results.clear()
+
     for item in items:
-        if isinstance(item, MessageItem):
-            content = _message_content(item)
-            if content is not None:
-                messages.append({"role": item.role, "content": content})
-        elif isinstance(item, FunctionCallItem):
+        if isinstance(item, FunctionCallItem):
+            result = outputs.get(item.call_id) if isinstance(item.call_id, str) else None
+            if result is None:
+                continue  # unanswered: chat backends refuse a call with no tool message
             call = {"id": item.call_id, "type": "function",
                     "function": {"name": item.name, "arguments": item.arguments or "{}"}}
             last = messages[-1] if messages else None
@@ -64,9 +78,16 @@ def to_messages(instructions: str, items: tuple[Item, ...]) -> list[Message]:
                 last.setdefault("tool_calls", []).append(call)
             else:
                 messages.append({"role": "assistant", "content": None, "tool_calls": [call]})
+            results.append({"role": "tool", "tool_call_id": result.call_id,
+                            "content": result.output})
         elif isinstance(item, FunctionCallOutputItem):
-            messages.append({"role": "tool", "tool_call_id": item.call_id,
-                             "content": item.output})
+            flush()  # an output closes the group: a later call is a new assistant turn
+        else:
+            flush()
+            content = _message_content(item)
+            if content is not None:
+                messages.append({"role": item.role, "content": content})
+    flush()
     return messages
 
 

@@ -31,6 +31,13 @@ _encoder = msgspec.json.Encoder()
 _AT = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
 _MISSING = re.compile(r"Object missing required field `(?P<field>[^`]+)`")
 _UNKNOWN = re.compile(r"Object contains unknown field `(?P<field>[^`]+)`")
+# Messages and params quote client text (enum values, unknown keys); a frame may carry 21 MiB,
+# but openai-python's client drops frames over 1 MiB, so the echo is cut short.
+_MAX_ECHO = 256
+
+
+def _clip(text: str, limit: int = _MAX_ECHO) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def encode(event: ServerEvent | msgspec.Struct) -> bytes:
@@ -47,7 +54,7 @@ def _param(path: str, field: str | None = None) -> str | None:
 def _event_id_of(data: bytes | str) -> str | None:
     try:
         raw: Any = _any_decoder.decode(data)
-    except (msgspec.DecodeError, RecursionError):
+    except (msgspec.DecodeError, RecursionError, UnicodeError):
         return None
     if isinstance(raw, dict):
         eid = raw.get("event_id")
@@ -70,10 +77,11 @@ def _translate(err: msgspec.ValidationError, data: bytes | str) -> ClientError:
         return ClientError(f"Missing required parameter: '{param}'.", code=MISSING_PARAMETER,
                            param=param, event_id=event_id)
     if mu := _UNKNOWN.match(msg):
-        param = _param(path, mu.group("field"))
+        param = _param(path, _clip(mu.group("field")))
         return ClientError(f"Unknown parameter: '{param}'.", code=UNKNOWN_PARAMETER,
                            param=param, event_id=event_id)
     param = _param(path)
+    msg = _clip(msg)
     if param is None and msg.startswith("Expected `object`"):
         return ClientError("The message must be a JSON object with a 'type'.",
                            code=INVALID_EVENT, event_id=event_id)
@@ -81,8 +89,10 @@ def _translate(err: msgspec.ValidationError, data: bytes | str) -> ClientError:
         supported = ", ".join(repr(t) for t in CLIENT_EVENT_TYPES)
         return ClientError(f"{msg}. Supported values are: {supported}.", code=INVALID_VALUE,
                            param="type", event_id=event_id)
+    # "Expected `str`, got `int`" and (for tags) a bare "Expected `str`" are type errors;
+    # "Expected `int` >= 1", "Invalid enum value …" and the like are value errors.
     code = INVALID_TYPE if msg.startswith("Expected `") and "`" in msg[10:] and (
-        " got " in msg) else INVALID_VALUE
+        " got " in msg or msg.endswith("`")) else INVALID_VALUE
     where = f" for '{param}'" if param else ""
     return ClientError(f"{msg}{where}.", code=code, param=param, event_id=event_id)
 
@@ -94,11 +104,12 @@ def decode_client_event(data: bytes | str) -> ClientEvent:
         return event
     except msgspec.ValidationError as err:
         raise _translate(err, data) from None
-    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
-        # Either not JSON at all, or JSON that isn't an object.
+    except (msgspec.DecodeError, RecursionError, UnicodeError):
+        # Either not JSON at all, or JSON that isn't an object. (A ``str`` holding a lone
+        # surrogate raises UnicodeEncodeError: it cannot be valid UTF-8 JSON either.)
         try:
             _any_decoder.decode(data)
-        except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
+        except (msgspec.DecodeError, RecursionError, UnicodeError):
             raise ClientError("The message is not valid JSON.", code=INVALID_JSON) from None
         raise ClientError("The message must be a JSON object with a 'type'.",
                           code=INVALID_EVENT) from None

@@ -4,6 +4,7 @@ It feeds client frames and engine chunks into the core, encodes what comes out, 
 effects into tasks. Ordering: events are drained and encoded synchronously right after each
 input, then written under one FIFO lock, so frames leave in the order the core made them even
 when a slow client makes writes wait (and that wait is the backpressure on the LLM stream).
+A write, once its frames are drained, completes even if the task that asked for it is cancelled.
 """
 
 from __future__ import annotations
@@ -32,6 +33,11 @@ from ..session.effects import (
 log = logging.getLogger(__name__)
 
 Send = Callable[[bytes], Awaitable[None]]
+
+
+class ClientGone(ConnectionResetError):
+    """A frame could not be written: the connection is closing. The transport ends the
+    session; a generation that meets it stops quietly."""
 
 
 @dataclass(slots=True)
@@ -65,9 +71,19 @@ class SessionDriver:
         for effect in session.effects_to_run():
             self._run(effect)
         if frames:
-            async with self._lock:
-                for frame in frames:
+            # Drained frames must go out even if the task that drained them is cancelled
+            # meanwhile (``response.cancel`` cancels a generation whose deltas wait behind a
+            # slow client): a lost delta would no longer add up to its ``.done``. The shielded
+            # write keeps its place in the lock's FIFO queue, so the order holds.
+            await asyncio.shield(self._write(frames))
+
+    async def _write(self, frames: list[bytes]) -> None:
+        async with self._lock:
+            for frame in frames:
+                try:
                     await self._send(frame)
+                except ConnectionError as err:
+                    raise ClientGone(str(err)) from err
 
     def expire(self) -> None:
         self.session.expire()
@@ -98,9 +114,16 @@ class SessionDriver:
         self.session.receive_result(result, self._clock())
         await self.flush()
 
-    async def _generate(self, rid: str, request: LLMRequest) -> None:
+    async def _feed_if_connected(self, result: Result) -> None:
         try:
-            async for chunk in self._engines.llm.stream(request):
+            await self._feed(result)
+        except ClientGone:
+            pass
+
+    async def _generate(self, rid: str, request: LLMRequest) -> None:
+        stream = self._engines.llm.stream(request)
+        try:
+            async for chunk in stream:
                 if isinstance(chunk, TextChunk):
                     await self._feed(TextDelta(rid, chunk.text))
                 elif isinstance(chunk, ToolCallChunk):
@@ -111,15 +134,30 @@ class SessionDriver:
                                                     chunk.output_tokens))
                     return
             raise LLMError("llm_malformed_stream", "LLM stream ended without finishing.")
+        except ClientGone:
+            log.debug("response %s stopped: the client is gone", rid)
         except LLMError as err:
             log.warning("response %s failed: %s", rid, err.message)
-            await self._feed(GenerationFailed(rid, err.code, err.message))
+            await self._feed_if_connected(GenerationFailed(rid, err.code, err.message))
         except asyncio.CancelledError:
             raise
         except Exception:  # our bug, not the client's: log it, fail the response, go on
             log.exception("response %s crashed", rid)
-            await self._feed(GenerationFailed(rid, "internal_error",
-                                              "The server failed while generating."))
+            await self._feed_if_connected(GenerationFailed(
+                rid, "internal_error", "The server failed while generating."))
         finally:
+            # Close the engine's stream now (its HTTP response with it), not when the
+            # generator is collected: after a return, an error, or a cancel outside it.
+            await _aclose(stream)
             if self._tasks.get(rid) is asyncio.current_task():
                 del self._tasks[rid]
+
+
+async def _aclose(stream: object) -> None:
+    aclose = getattr(stream, "aclose", None)
+    if aclose is None:
+        return
+    try:
+        await aclose()
+    except Exception:
+        log.debug("closing an LLM stream failed", exc_info=True)

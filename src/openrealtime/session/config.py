@@ -38,6 +38,8 @@ from ..protocol.session_types import (
 T = TypeVar("T")
 D = TypeVar("D")
 
+# Stored prompts live in OpenAI's dashboard; a self-hosted server has none to expand.
+NO_PROMPTS = "Stored prompts are not supported by this server; send instructions instead."
 DEFAULT_VOICE = "marin"
 DEFAULT_TRANSCRIPTION_MODEL = "whisper-1"
 # OpenAI documents 500 ms (its live examples show 200 ms); we follow the documented value.
@@ -147,6 +149,8 @@ def apply_update(
     current: RealtimeSession, update: RealtimeSession, *, caps: Capabilities, voice_locked: bool
 ) -> RealtimeSession:
     """Return the new effective session, or raise ``ClientError`` and change nothing."""
+    if update.prompt is not UNSET and update.prompt is not None:
+        raise ClientError(NO_PROMPTS, param="session.prompt")
     new = msgspec.structs.replace(current)
     for field in ("model", "instructions", "include", "tracing", "max_output_tokens",
                   "truncation", "prompt", "reasoning", "parallel_tool_calls"):

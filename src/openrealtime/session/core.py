@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import binascii
 from collections.abc import Callable
-from typing import Any
+from typing import Any, overload
 
 import msgspec
 from msgspec import UNSET
@@ -46,6 +46,7 @@ from ..protocol.session_types import (
     TranscriptionSession,
 )
 from .config import (
+    NO_PROMPTS,
     Capabilities,
     apply_update,
     check_modalities,
@@ -69,6 +70,17 @@ from .response import Response
 from .usage import make_usage
 
 MS_PER_S = 1000
+MAX_ERROR_TEXT = 1024
+
+
+@overload
+def _clip(text: str) -> str: ...
+@overload
+def _clip(text: None) -> None: ...
+def _clip(text: str | None) -> str | None:
+    if text is None or len(text) <= MAX_ERROR_TEXT:
+        return text
+    return text[:MAX_ERROR_TEXT] + "…"
 
 
 def bytes_per_ms(fmt: AudioFormat) -> int:
@@ -155,9 +167,10 @@ class Session:
 
     def receive_client_error(self, err: ClientError) -> None:
         """Answer a refused input (also the codec's) with an ``error`` event."""
+        # Messages quote client text (ids, values); keep the frame far below the 1 MiB limit.
         self._emit(ev.ErrorEvent(error=ev.RealtimeError(
-            type=err.type, code=err.code, message=err.message, param=err.param,
-            event_id=err.event_id)))
+            type=err.type, code=err.code, message=_clip(err.message), param=_clip(err.param),
+            event_id=_clip(err.event_id))))
 
     def receive_result(self, result: Result, now: float) -> None:
         response = self._responses.get(result.response_id)
@@ -361,6 +374,8 @@ class Session:
     def _response_create(self, event: ce.ResponseCreateEvent) -> None:
         params = event.response or ce.RealtimeResponseCreateParams()
         cfg = self.config
+        if params.prompt is not UNSET and params.prompt is not None:
+            raise ClientError(NO_PROMPTS, param="response.prompt")
         conversation = params.conversation or "auto"
         if conversation == "auto" and self._default is not None:
             raise ClientError(
