@@ -10,7 +10,7 @@ import re
 from collections.abc import AsyncIterator
 
 from ..protocol.items import InputAudioPart, InputTextPart, MessageItem
-from .llm import Chunk, FinishChunk, LLMRequest, TextChunk
+from .llm import Chunk, FinishChunk, LLMRequest, TextChunk, estimate_tokens
 
 _WORDS = re.compile(r"\S+\s*")
 
@@ -35,19 +35,15 @@ class EchoLLM:
         for n, word in enumerate(words, 1):
             yield TextChunk(word)
             if limit is not None and n >= limit and n < len(words):
-                yield FinishChunk("length", _prompt_tokens(request), n)
+                yield FinishChunk("length", _prompt_tokens(request, heard), n)
                 return
-        yield FinishChunk("stop", _prompt_tokens(request), len(words))
+        yield FinishChunk("stop", _prompt_tokens(request, heard), len(words))
 
     async def aclose(self) -> None:
         return None
 
 
-def _prompt_tokens(request: LLMRequest) -> int:
-    chars = len(request.instructions)
-    for item in request.items:
-        if isinstance(item, MessageItem):
-            for part in item.content:
-                text = getattr(part, "text", None) or getattr(part, "transcript", None)
-                chars += len(text) if isinstance(text, str) else 0
-    return (chars + 3) // 4
+def _prompt_tokens(request: LLMRequest, heard: str) -> int:
+    # Echo reads only the instructions and the last user message, so that is its prompt; the
+    # count stays constant however long the conversation grows.
+    return estimate_tokens(request.instructions) + estimate_tokens(heard)
