@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from ..engines.llm import LLM, FinishChunk, LLMError, LLMRequest, TextChunk, ToolCallChunk
 from ..protocol.codec import decode_client_event, encode
@@ -54,6 +55,8 @@ class SessionDriver:
         self._clock = clock
         self._lock = asyncio.Lock()
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._writing: set[asyncio.Task[Any] | None] = set()
+        self._cancel_after_write: set[asyncio.Task[Any] | None] = set()
 
     async def receive_frame(self, data: str | bytes) -> None:
         try:
@@ -71,11 +74,19 @@ class SessionDriver:
         for effect in session.effects_to_run():
             self._run(effect)
         if frames:
-            # Drained frames must go out even if the task that drained them is cancelled
-            # meanwhile (``response.cancel`` cancels a generation whose deltas wait behind a
-            # slow client): a lost delta would no longer add up to its ``.done``. The shielded
-            # write keeps its place in the lock's FIFO queue, so the order holds.
-            await asyncio.shield(self._write(frames))
+            # Drained frames must go out even if ``response.cancel`` arrives while they wait
+            # behind a slow client: a lost delta would no longer add up to its ``.done``. So a
+            # generation is not cancelled inside a write; its cancel waits for the write to end
+            # (cheaper than shielding every write in a task of its own).
+            task = asyncio.current_task()
+            self._writing.add(task)
+            try:
+                await self._write(frames)
+            finally:
+                self._writing.discard(task)
+            if task in self._cancel_after_write:
+                self._cancel_after_write.discard(task)
+                raise asyncio.CancelledError
 
     async def _write(self, frames: list[bytes]) -> None:
         async with self._lock:
@@ -107,7 +118,9 @@ class SessionDriver:
             self._tasks[effect.response_id] = task
         elif isinstance(effect, CancelGeneration):
             running = self._tasks.pop(effect.response_id, None)
-            if running is not None:
+            if running in self._writing:
+                self._cancel_after_write.add(running)
+            elif running is not None:
                 running.cancel()
 
     async def _feed(self, result: Result) -> None:
