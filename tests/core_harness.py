@@ -23,6 +23,7 @@ from openrealtime.session.config import Capabilities
 from openrealtime.session.core import Session
 from openrealtime.session.effects import (
     CancelGeneration,
+    DetectSpeech,
     Effect,
     Generate,
     GenerationDone,
@@ -178,9 +179,11 @@ class Harness:
 
     # --- outputs ------------------------------------------------------------------------------
 
-    def effects(self) -> list[Effect]:
+    def effects(self, *, vad: bool = False) -> list[Effect]:
+        """Effects since the last look; VAD requests only if ``vad`` (most tests append audio
+        with the default ``server_vad`` on, and VAD has tests of its own)."""
         out, self._effects = self._effects, []
-        return out
+        return out if vad else [e for e in out if not isinstance(e, DetectSpeech)]
 
     def generate(self) -> Generate:
         """The single effect produced since the last look, which must be ``Generate``."""

@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 from core_harness import PCM_100MS, Harness, error_of, types, user_text
 
+from openrealtime.session.effects import DetectSpeech
+
 ADDED_DONE = ["conversation.item.added", "conversation.item.done"]
 
 
@@ -350,10 +352,18 @@ def commit(h: Harness, **extra: Any) -> list[dict[str, Any]]:
     return h.send({"type": "input_audio_buffer.commit", **extra})
 
 
-def test_append_answers_nothing() -> None:
+def test_append_answers_nothing_and_asks_vad_when_turn_detection_is_on() -> None:
     h = Harness()
     assert append(h, PCM_100MS) == []
-    assert h.effects() == []
+    (effect,) = h.effects(vad=True)
+    assert isinstance(effect, DetectSpeech) and effect.audio == PCM_100MS
+
+
+def test_append_without_turn_detection_asks_nothing() -> None:
+    h = Harness()
+    h.update({"type": "realtime", "audio": {"input": {"turn_detection": None}}})
+    assert append(h, PCM_100MS) == []
+    assert h.effects(vad=True) == []
 
 
 def test_append_bad_base64_is_an_error() -> None:

@@ -11,13 +11,14 @@ client's ``event_id``; the state is left as it was before the event.
 
 from __future__ import annotations
 
-import binascii
+import base64
 from collections.abc import Callable
 from typing import Any, overload
 
 import msgspec
 from msgspec import UNSET
 
+from ..audio.spec import AudioSpec
 from ..protocol import client_events as ce
 from ..protocol import errors
 from ..protocol import server_events as ev
@@ -40,7 +41,6 @@ from ..protocol.session_types import (
     AudioFormat,
     AudioInput,
     AudioOutput,
-    AudioPCM,
     FunctionTool,
     RealtimeSession,
     TranscriptionSession,
@@ -62,14 +62,25 @@ from .effects import (
     GenerationDone,
     GenerationFailed,
     Result,
+    SpeechAudio,
+    SpeechDone,
+    SpeechFailed,
+    SpeechProbabilities,
+    Synthesize,
     TextDelta,
     ToolCallDelta,
+    Transcribe,
+    TranscriptionDelta,
+    TranscriptionDone,
+    TranscriptionFailed,
 )
+from .input_audio import spec_of
+from .input_side import InputSide
 from .limits import Limits
 from .response import Response
+from .speech_out import AudioTrack
 from .usage import make_usage
 
-MS_PER_S = 1000
 MAX_ERROR_TEXT = 1024
 
 
@@ -83,11 +94,6 @@ def _clip(text: str | None) -> str | None:
     return text[:MAX_ERROR_TEXT] + "…"
 
 
-def bytes_per_ms(fmt: AudioFormat) -> int:
-    # PCM16 at 24 kHz is 48 bytes/ms; G.711 is 8 kHz, one byte per sample.
-    return 48 if isinstance(fmt, AudioPCM) else 8
-
-
 class _DefaultConversation:
     """The sink through which default-conversation responses write their items."""
 
@@ -97,9 +103,11 @@ class _DefaultConversation:
         self._session = session
         self._prev: dict[str, str | None] = {}
 
-    def add(self, item: Item, snapshot: Item) -> None:
+    def add(self, item: Item, snapshot: Item, track: AudioTrack | None) -> None:
         prev = self._session.conversation.append(item)
         self._prev[item_id(item)] = prev
+        if track is not None:
+            self._session.tracks[item_id(item)] = track
         self._session._emit(ev.ConversationItemAdded(item=snapshot, previous_item_id=prev))
 
     def done(self, item: Item) -> None:
@@ -137,7 +145,9 @@ class Session:
         self._default: Response | None = None
         self._sink = _DefaultConversation(self)
         self._voice_locked = False
-        self._input = bytearray()
+        # The audio of assistant audio parts, by item id: for truncate and retrieve.
+        self.tracks: dict[str, AudioTrack] = {}
+        self.input = InputSide(self, self._audio_input(), self.limits)
         self._handlers: dict[type, Callable[[Any], None]] = {
             ce.SessionUpdateEvent: self._session_update,
             ce.InputAudioBufferAppendEvent: self._buffer_append,
@@ -164,6 +174,7 @@ class Session:
             if err.event_id is None and isinstance(event.event_id, str):
                 err.event_id = event.event_id
             self.receive_client_error(err)
+        self.tick(now)
 
     def receive_client_error(self, err: ClientError) -> None:
         """Answer a refused input (also the codec's) with an ``error`` event."""
@@ -173,20 +184,46 @@ class Session:
             event_id=_clip(err.event_id))))
 
     def receive_result(self, result: Result, now: float) -> None:
-        response = self._responses.get(result.response_id)
+        if isinstance(result, SpeechProbabilities):
+            self.input.on_probabilities(result)
+        elif isinstance(result, TranscriptionDelta | TranscriptionDone | TranscriptionFailed):
+            self._on_transcription(result)
+        else:
+            self._on_response_result(result, now)
+        self.tick(now)
+
+    def tick(self, now: float) -> None:
+        """Let timers that are due fire (the owner calls this at ``next_deadline``)."""
+        if not self.closed:
+            self.input.tick(now)
+
+    @property
+    def next_deadline(self) -> float | None:
+        return self.input.idle_deadline
+
+    def _on_response_result(self, result: Result, now: float) -> None:
+        response = self._responses.get(result.response_id)  # type: ignore[union-attr]
         if response is None:
             return  # a late result of a response that already ended
-        if isinstance(result, TextDelta):
+        if isinstance(result, SpeechAudio):
+            if result.audio:
+                self._voice_locked = True
+            response.on_speech_audio(result.segment, result.audio)
+        elif isinstance(result, SpeechDone):
+            response.on_speech_done(result.segment)
+        elif isinstance(result, SpeechFailed):
+            response.fail(result.code, result.message, None)
+        elif isinstance(result, TextDelta):
             response.on_text(result.text)
         elif isinstance(result, ToolCallDelta):
             response.on_tool_call(result.index, result.arguments, result.name, result.call_id)
         elif isinstance(result, GenerationDone):
             usage = make_usage(result.input_tokens, result.output_tokens)
             response.finish(result.finish_reason, usage)
-            self._forget(response)
         elif isinstance(result, GenerationFailed):
             response.fail(result.code, result.message, None)
-            self._forget(response)
+        if response.done:
+            self._forget(response, now)
 
     def expire(self) -> None:
         """The session reached its maximum duration: say so; the owner then closes."""
@@ -194,6 +231,7 @@ class Session:
             return
         for response in list(self._responses.values()):
             self._cancel(response, "client_cancelled")
+        self.input.disarm_idle()
         self.receive_client_error(ClientError(
             f"Your session hit the maximum duration of {self.limits.max_session_s // 60} "
             "minutes.", code="session_expired"))
@@ -217,6 +255,76 @@ class Session:
         event.event_id = self.ids.event()
         self._events.append(event)
 
+    # --- the input side's host (``InputHost``) ----------------------------------------------
+
+    emit = _emit
+
+    def effect(self, effect: Effect) -> None:
+        self._effects.append(effect)
+
+    def new_id(self, prefix: str) -> str:
+        return self.ids.new(prefix)
+
+    def commit_audio(self, item_id: str, audio: bytes, spec: AudioSpec) -> None:
+        item = MessageItem(
+            id=item_id, object="realtime.item", status="completed", role="user",
+            content=[InputAudioPart(audio=base64.b64encode(audio).decode("ascii"),
+                                    transcript=None)])
+        prev = self.conversation.append(item)
+        self._emit(ev.InputAudioBufferCommittedEvent(item_id=item_id, previous_item_id=prev))
+        self._emit_item_created(item, prev)
+        transcription = self._audio_input().transcription
+        if transcription is not None and not isinstance(transcription, msgspec.UnsetType):
+            model, language, prompt = (transcription.model, transcription.language,
+                                       transcription.prompt)
+            self._effects.append(Transcribe(
+                item_id=item_id, audio=audio, spec=spec,
+                model=model if isinstance(model, str) else "whisper-1",
+                language=language if isinstance(language, str) else None,
+                prompt=prompt if isinstance(prompt, str) else None))
+
+    def speech_started(self) -> None:
+        td = self.input.turn_detection
+        if (td is not None and td.interrupt_response is not False
+                and self._default is not None):
+            self._cancel(self._default, "turn_detected")
+
+    def turn_ended(self) -> None:
+        td = self.input.turn_detection
+        # With interrupt_response off a response may still be running; then none is made
+        # (EVENTS.md §3.5), since one conversation has one active response.
+        if td is not None and td.create_response is not False and self._default is None:
+            self._start_response(ce.RealtimeResponseCreateParams())
+
+    def _on_transcription(
+        self, result: TranscriptionDelta | TranscriptionDone | TranscriptionFailed
+    ) -> None:
+        iid = result.item_id
+        if isinstance(result, TranscriptionDelta):
+            if result.text:
+                self._emit(ev.TranscriptionDeltaEvent(item_id=iid, content_index=0,
+                                                      delta=result.text))
+            return
+        if isinstance(result, TranscriptionFailed):
+            self._emit(ev.TranscriptionFailedEvent(
+                item_id=iid, content_index=0, error=ev.TranscriptionError(
+                    type="transcription_error", code=result.code, message=result.message)))
+            return
+        item = self.conversation.get(iid)
+        if isinstance(item, MessageItem) and item.content:
+            part = item.content[0]
+            if isinstance(part, InputAudioPart):
+                part.transcript = result.text
+        usage: ev.TranscriptionUsageDuration | ev.TranscriptionUsageTokens
+        if result.input_tokens is not None and result.output_tokens is not None:
+            usage = ev.TranscriptionUsageTokens(
+                input_tokens=result.input_tokens, output_tokens=result.output_tokens,
+                total_tokens=result.input_tokens + result.output_tokens)
+        else:
+            usage = ev.TranscriptionUsageDuration(seconds=round(result.duration_s, 3))
+        self._emit(ev.TranscriptionCompletedEvent(item_id=iid, content_index=0,
+                                                  transcript=result.text, usage=usage))
+
     def _check_frame(self, event: ev.ServerEvent, param: str) -> None:
         # openai-python refuses frames over 1 MiB; refuse inputs whose echo would exceed it.
         if len(encode(event)) > self.limits.max_frame_bytes:
@@ -234,52 +342,24 @@ class Session:
         out = ev.SessionUpdatedEvent(session=new)
         self._check_frame(out, "session")
         self.config = new
+        self.input.configure(self._audio_input())
         self._emit(out)
 
     # --- input audio buffer -----------------------------------------------------------------
 
-    def _input_format(self) -> AudioFormat:
+    def _audio_input(self) -> AudioInput:
         assert isinstance(self.config.audio, AudioConfig)
         assert isinstance(self.config.audio.input, AudioInput)
-        fmt = self.config.audio.input.format
-        assert not isinstance(fmt, msgspec.UnsetType)
-        return fmt
+        return self.config.audio.input
 
     def _buffer_append(self, event: ce.InputAudioBufferAppendEvent) -> None:
-        if len(event.audio) > self.limits.max_append_b64:
-            raise ClientError("Audio append exceeds the 15 MiB limit per event.", param="audio")
-        try:
-            chunk = binascii.a2b_base64(event.audio, strict_mode=True)
-        except (binascii.Error, ValueError):
-            raise ClientError("Invalid 'audio': not valid base64.", param="audio") from None
-        limit = self.limits.max_buffer_ms * bytes_per_ms(self._input_format())
-        if len(self._input) + len(chunk) > limit:
-            raise ClientError(
-                f"The input audio buffer is full ({self.limits.max_buffer_ms // MS_PER_S} s); "
-                "commit or clear it before appending more.",
-                code="input_audio_buffer_full", param="audio")
-        self._input += chunk
+        self.input.append(event.audio)
 
     def _buffer_commit(self, _event: ce.InputAudioBufferCommitEvent) -> None:
-        fmt = self._input_format()
-        ms = len(self._input) // bytes_per_ms(fmt)
-        if ms < 100:
-            raise ClientError(
-                f"Error committing input audio buffer: buffer too small. Expected at least "
-                f"100ms of audio, but buffer only has {ms:.2f}ms of audio.",
-                code=errors.COMMIT_EMPTY)
-        audio = binascii.b2a_base64(bytes(self._input), newline=False).decode("ascii")
-        self._input.clear()
-        iid = self.ids.new("item")
-        item = MessageItem(id=iid, object="realtime.item", status="completed", role="user",
-                           content=[InputAudioPart(audio=audio, transcript=None)])
-        prev = self.conversation.append(item)
-        self._emit(ev.InputAudioBufferCommittedEvent(item_id=iid, previous_item_id=prev))
-        self._emit_item_created(item, prev)
+        self.input.commit()
 
     def _buffer_clear(self, _event: ce.InputAudioBufferClearEvent) -> None:
-        self._input.clear()
-        self._emit(ev.InputAudioBufferClearedEvent())
+        self.input.clear()
 
     def _output_buffer_clear(self, _event: ce.OutputAudioBufferClearEvent) -> None:
         raise ClientError("output_audio_buffer.clear is only supported on WebRTC connections.",
@@ -344,6 +424,13 @@ class Session:
 
     def _item_retrieve(self, event: ce.ConversationItemRetrieveEvent) -> None:
         item = self._lookup(event.item_id, errors.RETRIEVE_INVALID_ITEM)
+        track = self.tracks.get(event.item_id)
+        if track is not None and isinstance(item, MessageItem):
+            # Assistant audio is kept raw while it streams; retrieve shows it as the part's.
+            audio = base64.b64encode(track.audio).decode("ascii")
+            item = msgspec.structs.replace(item, content=[
+                msgspec.structs.replace(p, audio=audio) if isinstance(p, OutputAudioPart) else p
+                for p in item.content])
         out = ev.ConversationItemRetrieved(item=item)
         if len(encode(out)) > self.limits.max_frame_bytes:
             # Audio too long for one frame: send the item without it rather than break the client.
@@ -353,6 +440,7 @@ class Session:
     def _item_delete(self, event: ce.ConversationItemDeleteEvent) -> None:
         self._lookup(event.item_id, errors.DELETE_INVALID_ITEM)
         self.conversation.delete(event.item_id)
+        self.tracks.pop(event.item_id, None)
         self._emit(ev.ConversationItemDeletedEvent(item_id=event.item_id))
 
     def _item_truncate(self, event: ce.ConversationItemTruncateEvent) -> None:
@@ -364,15 +452,31 @@ class Session:
         if not isinstance(part, OutputAudioPart):
             raise ClientError("Only model output audio messages can be truncated",
                               code=errors.UNSUPPORTED_CONTENT_TYPE, param="content_index")
-        # Assistant audio parts arrive with speech output; their cut is made there.
-        raise ClientError(
-            f"Audio content of 0ms is already shorter than {event.audio_end_ms}ms",
-            param="audio_end_ms")
+        track = self.tracks.get(event.item_id)
+        played = track.duration_ms if track is not None else 0.0
+        if event.audio_end_ms > played:
+            raise ClientError(
+                f"Audio content of {int(played)}ms is already shorter than "
+                f"{event.audio_end_ms}ms", param="audio_end_ms")
+        assert track is not None
+        if item.status == "in_progress" and self._default is not None:
+            # Still being spoken: what the client cut is all the user will hear of it.
+            self._cancel(self._default, "client_cancelled")
+            assert isinstance(item, MessageItem)
+            part = item.content[event.content_index]
+            assert isinstance(part, OutputAudioPart)
+        # The model must not be conditioned on words the user never heard (EVENTS.md §6.7).
+        part.transcript = track.truncate(event.audio_end_ms)
+        self._emit(ev.ConversationItemTruncatedEvent(
+            item_id=event.item_id, content_index=event.content_index,
+            audio_end_ms=event.audio_end_ms))
 
     # --- responses --------------------------------------------------------------------------
 
     def _response_create(self, event: ce.ResponseCreateEvent) -> None:
-        params = event.response or ce.RealtimeResponseCreateParams()
+        self._start_response(event.response or ce.RealtimeResponseCreateParams())
+
+    def _start_response(self, params: ce.RealtimeResponseCreateParams) -> None:
         cfg = self.config
         if params.prompt is not UNSET and params.prompt is not None:
             raise ClientError(NO_PROMPTS, param="response.prompt")
@@ -408,16 +512,25 @@ class Session:
 
         rid = self.ids.new("resp")
         in_conv = conversation == "auto"
+        spec = spec_of(fmt)
+        speed = self._output_speed()
+
+        def speak(segment: int, text: str) -> None:
+            self._effects.append(Synthesize(rid, segment, text, voice, speed, spec))
+
         response = Response(
             response_id=rid,
             conversation_id=self.conversation_id if in_conv else None,
             modalities=modalities, voice=voice, audio_format=fmt,
             max_output_tokens=max_tokens, metadata=metadata,
             emit=self._emit, new_id=self.ids.new, sink=self._sink if in_conv else None,
+            speak=speak if self.caps.audio_output else None,
+            bytes_per_ms=spec.bytes_per_second / 1000,
         )
         self._responses[rid] = response
         if in_conv:
             self._default = response
+            self.input.disarm_idle()
         response.start()
         self._effects.append(Generate(
             response_id=rid, model=cfg.model, instructions=instructions, items=items,
@@ -438,6 +551,12 @@ class Session:
                 fmt = over.format
         assert isinstance(voice, str) and not isinstance(fmt, msgspec.UnsetType)
         return voice, fmt
+
+    def _output_speed(self) -> float:
+        audio = self.config.audio
+        assert isinstance(audio, AudioConfig) and isinstance(audio.output, AudioOutput)
+        speed = audio.output.speed
+        return float(speed) if isinstance(speed, float | int) else 1.0
 
     def _context(self, params: ce.RealtimeResponseCreateParams) -> tuple[Item, ...]:
         """The items the model sees: ``input`` when given (``[]`` = none), else the conversation."""
@@ -473,13 +592,16 @@ class Session:
 
     def _cancel(self, response: Response, reason: Any) -> None:
         response.cancel(reason, None)
-        self._forget(response)
+        self._forget(response, None)
         self._effects.append(CancelGeneration(response.id))
 
-    def _forget(self, response: Response) -> None:
+    def _forget(self, response: Response, now: float | None) -> None:
         self._responses.pop(response.id, None)
         if self._default is response:
             self._default = None
+            if now is not None and response.status != "cancelled":
+                # Idle time counts from when the reply has finished playing.
+                self.input.arm_idle(now + response.audio_ms / 1000)
 
 
 __all__ = ["Capabilities", "FunctionTool", "Session"]

@@ -7,9 +7,10 @@ response it belongs to so that late results of a cancelled response are simply d
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
+from ..audio.spec import AudioSpec
 from ..protocol.items import Item
 from ..protocol.session_types import FunctionTool, ToolChoice
 
@@ -37,7 +38,44 @@ class CancelGeneration:
     response_id: str
 
 
-Effect = Generate | CancelGeneration
+@dataclass(frozen=True, slots=True)
+class DetectSpeech:
+    """Run voice activity detection on the next piece of input audio.
+
+    Answered with ``SpeechProbabilities`` for each complete frame, in order. A new ``epoch``
+    starts a fresh stream (turn detection switched on, or the input format changed)."""
+
+    epoch: int
+    audio: bytes = field(repr=False)
+    spec: AudioSpec
+
+
+@dataclass(frozen=True, slots=True)
+class Transcribe:
+    """Transcribe a committed user audio item (beside any response)."""
+
+    item_id: str
+    audio: bytes = field(repr=False)
+    spec: AudioSpec
+    model: str
+    language: str | None
+    prompt: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Synthesize:
+    """Speak one segment of a response's text. Segments of a response are spoken strictly in
+    order; their audio comes back as ``SpeechAudio`` in ``spec``, then ``SpeechDone``."""
+
+    response_id: str
+    segment: int
+    text: str
+    voice: str
+    speed: float
+    spec: AudioSpec
+
+
+Effect = Generate | CancelGeneration | DetectSpeech | Transcribe | Synthesize
 
 # --- results ----------------------------------------------------------------------------------
 
@@ -79,4 +117,60 @@ class GenerationFailed:
     message: str
 
 
-Result = TextDelta | ToolCallDelta | GenerationDone | GenerationFailed
+@dataclass(frozen=True, slots=True)
+class SpeechAudio:
+    response_id: str
+    segment: int
+    audio: bytes = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechDone:
+    response_id: str
+    segment: int
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechFailed:
+    response_id: str
+    code: str
+    message: str
+
+
+ResponseResult = (TextDelta | ToolCallDelta | GenerationDone | GenerationFailed | SpeechAudio
+                  | SpeechDone | SpeechFailed)
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechProbabilities:
+    """One probability of speech per VAD frame (``frame_ms`` each), continuing the epoch."""
+
+    epoch: int
+    probabilities: tuple[float, ...]
+    frame_ms: int = 32
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptionDelta:
+    item_id: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptionDone:
+    item_id: str
+    text: str
+    duration_s: float
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptionFailed:
+    item_id: str
+    code: str
+    message: str
+
+
+Result = (ResponseResult | SpeechProbabilities | TranscriptionDelta | TranscriptionDone
+          | TranscriptionFailed)

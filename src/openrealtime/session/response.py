@@ -9,22 +9,40 @@ States (one item is open at a time)::
 Every item goes ``response.output_item.added`` → (``conversation.item.added`` when the response
 writes to the default conversation) → its parts and deltas → ``.done`` events in reverse order.
 ``response.done`` is always last, whatever the outcome; after it, results are ignored.
+
+With audio output, message text goes to speech clause by clause (``speak``) instead of out as
+text deltas; each clause's transcript delta goes out when its audio starts. An audio message
+cannot close while speech is owed, so what the LLM sends after it (a tool call, the finish) is
+deferred and replayed in order once the last segment is spoken. A cancel or failure closes at
+once with what was spoken so far.
 """
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
+from functools import partial
 from typing import Literal, Protocol
 
 import msgspec
 
 from ..protocol import server_events as ev
-from ..protocol.items import FunctionCallItem, Item, MessageItem, OutputTextPart, ResponsePart
+from ..protocol.items import (
+    FunctionCallItem,
+    Item,
+    MessageItem,
+    OutputAudioPart,
+    OutputTextPart,
+    ResponsePart,
+)
 from ..protocol.session_types import AudioFormat, MaxOutputTokens, Modality
 from .effects import FinishReason
+from .speech_out import AudioTrack, ClauseSplitter
 
 Emit = Callable[[ev.ServerEvent], None]
 NewId = Callable[[str], str]
+Speak = Callable[[int, str], None]
+"""Ask for segment ``n`` of this response to be spoken."""
 
 Status = Literal["completed", "cancelled", "incomplete", "failed"]
 CancelReason = Literal["turn_detected", "client_cancelled"]
@@ -33,8 +51,9 @@ CancelReason = Literal["turn_detected", "client_cancelled"]
 class ConversationSink(Protocol):
     """Where a response writes its items: the default conversation (out-of-band: none)."""
 
-    def add(self, item: Item, snapshot: Item) -> None:
-        """Store ``item``; announce it as ``snapshot`` (its state at this moment)."""
+    def add(self, item: Item, snapshot: Item, track: AudioTrack | None) -> None:
+        """Store ``item``; announce it as ``snapshot`` (its state at this moment). ``track``
+        is the audio of an audio message, kept for truncation."""
 
     def done(self, item: Item) -> None:
         """The item is final."""
@@ -44,7 +63,8 @@ class Response:
     __slots__ = (
         "id", "conversation_id", "modalities", "voice", "audio_format", "max_output_tokens",
         "metadata", "output", "status", "_emit", "_new_id", "_sink", "_open", "_chunks",
-        "_tool_index", "_call_id", "_call_name",
+        "_tool_index", "_call_id", "_call_name", "_speak", "_bytes_per_ms", "_splitter",
+        "_track", "_segments", "_spoken", "_deferred", "audio_ms",
     )
 
     def __init__(
@@ -60,6 +80,8 @@ class Response:
         emit: Emit,
         new_id: NewId,
         sink: ConversationSink | None,
+        speak: Speak | None = None,
+        bytes_per_ms: float = 48.0,
     ) -> None:
         self.id = response_id
         self.conversation_id = conversation_id
@@ -78,6 +100,17 @@ class Response:
         self._tool_index = -1
         self._call_id = ""
         self._call_name = ""
+        # Speech output (``speak`` given and audio asked for): segments asked for, segments
+        # fully spoken, and the work waiting for the speech to catch up.
+        self._speak = speak if "audio" in modalities else None
+        self._bytes_per_ms = bytes_per_ms
+        self._splitter = ClauseSplitter()
+        self._track: AudioTrack | None = None
+        self._segments: list[str] = []
+        self._spoken = 0
+        self._deferred: list[Callable[[], None]] = []
+        self.audio_ms = 0.0
+        """Milliseconds of audio this response produced (for the idle timeout)."""
 
     @property
     def done(self) -> bool:
@@ -106,18 +139,94 @@ class Response:
     # --- streaming ------------------------------------------------------------------------
 
     def on_text(self, text: str) -> None:
+        if self._deferred:
+            self._deferred.append(partial(self._text, text))
+        else:
+            self._text(text)
+
+    def on_tool_call(self, index: int, arguments: str, name: str | None,
+                     call_id: str | None) -> None:
+        self._after_speech(partial(self._tool_call, index, arguments, name, call_id))
+
+    def on_speech_audio(self, segment: int, audio: bytes) -> None:
+        track = self._current(segment)
+        if track is None or not audio:
+            return
+        track.add_audio(audio)
+        self.audio_ms += len(audio) / self._bytes_per_ms
+        item = self._open
+        assert isinstance(item, MessageItem) and isinstance(item.id, str)
+        self._emit(ev.ResponseAudioDeltaEvent(
+            response_id=self.id, item_id=item.id, output_index=len(self.output) - 1,
+            content_index=0, delta=base64.b64encode(audio).decode("ascii")))
+
+    def on_speech_done(self, segment: int) -> None:
+        if self._current(segment) is None:
+            return
+        self._spoken += 1
+        while self._deferred and not self._speaking:
+            self._deferred.pop(0)()
+
+    @property
+    def _speaking(self) -> bool:
+        return self._spoken < len(self._segments)
+
+    def _current(self, segment: int) -> AudioTrack | None:
+        """The track, if ``segment`` is the one being spoken; its transcript delta goes out
+        with its first audio (or at its end, if it made none)."""
+        track = self._track
+        if track is None or segment != self._spoken or segment >= len(self._segments):
+            return None  # a late result, after the message closed
+        if len(track.spoken) == segment:
+            self._start_segment(track, segment)
+        return track
+
+    def _start_segment(self, track: AudioTrack, segment: int) -> None:
+        text = self._segments[segment]
+        track.start_segment(text)
+        item = self._open
+        assert isinstance(item, MessageItem) and isinstance(item.id, str)
+        self._emit(ev.ResponseAudioTranscriptDeltaEvent(
+            response_id=self.id, item_id=item.id, output_index=len(self.output) - 1,
+            content_index=0, delta=text))
+
+    def _after_speech(self, action: Callable[[], None]) -> None:
+        """Run ``action`` once the open audio message has said all its text."""
+        if not self._deferred and not self._flush_speech():
+            action()
+        else:
+            self._deferred.append(action)
+
+    def _flush_speech(self) -> bool:
+        """Send the open message's last words to speech; say whether speech is owed."""
+        if self._track is not None and isinstance(self._open, MessageItem):
+            rest = self._splitter.flush()
+            if rest:
+                self._queue_segment(rest)
+        return self._speaking
+
+    def _queue_segment(self, text: str) -> None:
+        assert self._speak is not None
+        self._segments.append(text)
+        self._speak(len(self._segments) - 1, text)
+
+    def _text(self, text: str) -> None:
         item = self._open
         if not isinstance(item, MessageItem):
             self._close_open("completed")
             item = self._open_message()
+        if self._track is not None:
+            for segment in self._splitter.push(text):
+                self._queue_segment(segment)
+            return
         self._chunks.append(text)
         self._emit(ev.ResponseTextDeltaEvent(
             response_id=self.id, item_id=item.id, output_index=len(self.output) - 1,  # type: ignore[arg-type]
             content_index=0, delta=text,
         ))
 
-    def on_tool_call(self, index: int, arguments: str, name: str | None,
-                     call_id: str | None) -> None:
+    def _tool_call(self, index: int, arguments: str, name: str | None,
+                   call_id: str | None) -> None:
         if index != self._tool_index or not isinstance(self._open, FunctionCallItem):
             self._close_open("completed")
             self._open_call(index, name or "", call_id or self._new_id("call"))
@@ -131,6 +240,9 @@ class Response:
     # --- endings --------------------------------------------------------------------------
 
     def finish(self, reason: FinishReason, usage: ev.ResponseUsage) -> None:
+        self._after_speech(partial(self._finish, reason, usage))
+
+    def _finish(self, reason: FinishReason, usage: ev.ResponseUsage) -> None:
         if reason in ("length", "content_filter"):
             self._close_open("incomplete")
             why: Literal["max_output_tokens", "content_filter"] = (
@@ -157,6 +269,7 @@ class Response:
     def _end(self, status: Status, details: ev.ResponseStatusDetails | None,
              usage: ev.ResponseUsage | None) -> None:
         self.status = status
+        self._deferred.clear()
         self._emit(ev.ResponseDoneEvent(response=self.wire(usage, details)))
 
     # --- items ----------------------------------------------------------------------------
@@ -166,18 +279,26 @@ class Response:
         self._emit(ev.ResponseOutputItemAddedEvent(
             response_id=self.id, output_index=len(self.output) - 1, item=snapshot))
         if self._sink is not None:
-            self._sink.add(item, snapshot)
+            self._sink.add(item, snapshot, self._track if isinstance(item, MessageItem) else None)
 
     def _open_message(self) -> MessageItem:
         item = MessageItem(id=self._new_id("item"), object="realtime.item",
                            status="in_progress", role="assistant", content=[])
+        if self._speak is not None:
+            self._track = AudioTrack(self._bytes_per_ms)
+            self._splitter = ClauseSplitter()
+            self._segments = []
+            self._spoken = 0
+            part = ResponsePart(type="audio", transcript="")
+        else:
+            part = ResponsePart(type="text", text="")
         # The added events show the item as it is now; later mutation must not leak into them.
         self._announce(item, msgspec.structs.replace(item, content=[]))
         self._open = item
         self._chunks = []
         self._emit(ev.ResponseContentPartAddedEvent(
             response_id=self.id, item_id=item.id, output_index=len(self.output) - 1,  # type: ignore[arg-type]
-            content_index=0, part=ResponsePart(type="text", text=""),
+            content_index=0, part=part,
         ))
         return item
 
@@ -200,7 +321,9 @@ class Response:
         index = len(self.output) - 1
         full = "".join(self._chunks)
         assert isinstance(item.id, str)
-        if isinstance(item, MessageItem):
+        if isinstance(item, MessageItem) and self._track is not None:
+            self._close_audio(item, index, self._track)
+        elif isinstance(item, MessageItem):
             self._emit(ev.ResponseTextDoneEvent(
                 response_id=self.id, item_id=item.id, output_index=index, content_index=0,
                 text=full))
@@ -218,3 +341,19 @@ class Response:
             response_id=self.id, output_index=index, item=item))
         if self._sink is not None:
             self._sink.done(item)
+
+    def _close_audio(self, item: MessageItem, index: int, track: AudioTrack) -> None:
+        # What was spoken, not what the LLM wrote: unspoken text never reached the user.
+        self._track = None
+        transcript = track.transcript
+        assert isinstance(item.id, str)
+        rid, iid = self.id, item.id
+        self._emit(ev.ResponseAudioDoneEvent(
+            response_id=rid, item_id=iid, output_index=index, content_index=0))
+        self._emit(ev.ResponseAudioTranscriptDoneEvent(
+            response_id=rid, item_id=iid, output_index=index, content_index=0,
+            transcript=transcript))
+        self._emit(ev.ResponseContentPartDoneEvent(
+            response_id=rid, item_id=iid, output_index=index, content_index=0,
+            part=ResponsePart(type="audio", transcript=transcript)))
+        item.content = [OutputAudioPart(transcript=transcript)]
