@@ -45,12 +45,13 @@ def parser() -> argparse.ArgumentParser:
 
 
 def banner(settings: Settings) -> str:
-    from .app import describe_llm
+    from .app import describe_engines
 
-    return (f"openrealtime {__version__} listening on "
-            f"ws://{settings.host}:{settings.port}/v1/realtime\n"
-            f"  LLM: {describe_llm(settings)}\n"
-            f"  auth: {'API key required' if settings.api_key else 'open (no --api-key)'}")
+    lines = [f"openrealtime {__version__} listening on "
+             f"ws://{settings.host}:{settings.port}/v1/realtime",
+             *(f"  {line}" for line in describe_engines(settings)),
+             f"  auth: {'API key required' if settings.api_key else 'open (no --api-key)'}"]
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:

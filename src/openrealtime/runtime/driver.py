@@ -17,19 +17,26 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..engines.llm import LLM, FinishChunk, LLMError, LLMRequest, TextChunk, ToolCallChunk
+from ..engines.stt import Transcriber
+from ..engines.tts import Synthesizer
 from ..protocol.codec import decode_client_event, encode
 from ..protocol.errors import ClientError
 from ..session.core import Session
 from ..session.effects import (
     CancelGeneration,
+    DetectSpeech,
     Effect,
     Generate,
     GenerationDone,
     GenerationFailed,
     Result,
+    Synthesize,
     TextDelta,
     ToolCallDelta,
+    Transcribe,
 )
+from .audio_work import Listener, Speaker, transcribe
+from .vad_worker import VadWorker
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +51,9 @@ class ClientGone(ConnectionResetError):
 @dataclass(slots=True)
 class Engines:
     llm: LLM
+    vad: VadWorker | None = None
+    stt: Transcriber | None = None
+    tts: Synthesizer | None = None
 
 
 class SessionDriver:
@@ -57,6 +67,11 @@ class SessionDriver:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._writing: set[asyncio.Task[Any] | None] = set()
         self._cancel_after_write: set[asyncio.Task[Any] | None] = set()
+        self._speakers: dict[str, Speaker] = {}
+        self._listener: Listener | None = None
+        self._other: set[asyncio.Task[None]] = set()  # transcriptions, timer ticks
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
 
     async def receive_frame(self, data: str | bytes) -> None:
         try:
@@ -73,6 +88,8 @@ class SessionDriver:
         frames = [encode(e) for e in session.events_to_send()]
         for effect in session.effects_to_run():
             self._run(effect)
+        if session.next_deadline != self._timer_at:
+            self._arm_timer(session.next_deadline)
         if frames:
             # Drained frames must go out even if ``response.cancel`` arrives while they wait
             # behind a slow client: a lost delta would no longer add up to its ``.done``. So a
@@ -100,10 +117,47 @@ class SessionDriver:
         self.session.expire()
 
     async def aclose(self) -> None:
-        tasks = list(self._tasks.values())
+        self._arm_timer(None)
+        tasks = [*self._tasks.values(), *self._other,
+                 *(s.task for s in self._speakers.values() if s.task is not None)]
+        if self._listener is not None and self._listener.task is not None:
+            tasks.append(self._listener.task)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+    # --- timers -----------------------------------------------------------------------------
+
+    def _arm_timer(self, at: float | None) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._timer_at = at
+        if at is not None:
+            delay = max(0.0, at - self._clock())
+            self._timer = asyncio.get_running_loop().call_later(delay, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._timer_at = None
+        self._spawn(self._tick())
+
+    async def _tick(self) -> None:
+        self.session.tick(self._clock())
+        await self.flush()
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(self._quietly(coro))
+        self._other.add(task)
+        task.add_done_callback(self._other.discard)
+
+    async def _quietly(self, coro: Awaitable[None]) -> None:
+        try:
+            await coro
+        except ClientGone:
+            pass
+        except Exception:  # our bug, not the client's: log it and keep the session
+            log.exception("session %s: background work crashed", self.session.config.id)
 
     # --- effects ----------------------------------------------------------------------------
 
@@ -117,14 +171,58 @@ class SessionDriver:
             task = asyncio.create_task(self._generate(effect.response_id, request))
             self._tasks[effect.response_id] = task
         elif isinstance(effect, CancelGeneration):
-            running = self._tasks.pop(effect.response_id, None)
-            if running in self._writing:
-                self._cancel_after_write.add(running)
-            elif running is not None:
-                running.cancel()
+            self._stop_response(effect.response_id)
+        elif isinstance(effect, Synthesize):
+            self._speak(effect)
+        elif isinstance(effect, DetectSpeech):
+            self._hear(effect)
+        elif isinstance(effect, Transcribe):
+            self._spawn(transcribe(self._engines.stt, effect, self._feed))
+
+    def _stop_response(self, rid: str) -> None:
+        """Stop the LLM and speech work of a response that has ended."""
+        speaker = self._speakers.pop(rid, None)
+        for task in (self._tasks.pop(rid, None), speaker.task if speaker else None):
+            if task is None or task is asyncio.current_task():
+                continue
+            if task in self._writing:
+                self._cancel_after_write.add(task)
+            else:
+                task.cancel()
+
+    def _speak(self, effect: Synthesize) -> None:
+        rid = effect.response_id
+        speaker = self._speakers.get(rid)
+        if speaker is None:
+            assert self._engines.tts is not None  # the core asks only when it was told of one
+            speaker = self._speakers[rid] = Speaker(self._engines.tts, self._feed)
+
+            async def run() -> None:
+                try:
+                    await speaker.run(lambda: rid in self._speakers)
+                except ClientGone:
+                    pass
+                finally:
+                    if self._speakers.get(rid) is speaker:
+                        del self._speakers[rid]
+
+            speaker.task = asyncio.create_task(run())
+        speaker.say(effect)
+
+    def _hear(self, effect: DetectSpeech) -> None:
+        if self._engines.vad is None:
+            return  # no VAD engine: turn detection never fires; manual commits still work
+        if self._listener is None:
+            self._listener = Listener(self._engines.vad, self._feed)
+            self._listener.task = asyncio.create_task(self._quietly(self._listener.run()))
+        self._listener.hear(effect)
 
     async def _feed(self, result: Result) -> None:
-        self.session.receive_result(result, self._clock())
+        session = self.session
+        session.receive_result(result, self._clock())
+        rid = getattr(result, "response_id", None)
+        if rid is not None and not session.is_active(rid):
+            self._stop_response(rid)  # it ended: its other engine's work is not wanted
         await self.flush()
 
     async def _feed_if_connected(self, result: Result) -> None:

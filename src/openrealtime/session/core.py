@@ -249,6 +249,9 @@ class Session:
     def active_response_ids(self) -> list[str]:
         return list(self._responses)
 
+    def is_active(self, response_id: str) -> bool:
+        return response_id in self._responses
+
     # --- plumbing ---------------------------------------------------------------------------
 
     def _emit(self, event: ev.ServerEvent) -> None:

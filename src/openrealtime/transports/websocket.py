@@ -39,6 +39,7 @@ def realtime_handler(
     clock: Callable[[], float] = time.time,
 ) -> Callable[[web.Request], asyncio.Future[web.StreamResponse]]:
     limits = limits or Limits()
+    caps = caps or Capabilities(audio_output=engines.tts is not None)
 
     async def handle(request: web.Request) -> web.StreamResponse:
         if not authorized(request.headers, api_key):
