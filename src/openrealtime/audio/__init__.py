@@ -1,1 +1,3 @@
-"""Audio formats: PCM16 at any rate, G.711 mu-law/A-law, resampling, WAV. Imports nothing of ours."""
+"""Audio formats: PCM16 at any rate, G.711 mu-law/A-law, resampling, WAV.
+
+Imports nothing of ours."""

@@ -49,11 +49,16 @@ async def transcribe(engine: Transcriber | None, effect: Transcribe, feed: Feed)
     request = TranscriptionRequest(audio=pcm, sample_rate=engine.sample_rate,
                                    model=effect.model, language=effect.language,
                                    prompt=effect.prompt)
+    streamed = False
     try:
         async for chunk in engine.transcribe(request):
             if isinstance(chunk, TranscriptDelta):
+                streamed = True
                 await feed(TranscriptionDelta(iid, chunk.text))
             else:
+                if not streamed and chunk.text:
+                    # Like whisper-1 on OpenAI: one delta with the whole text, then completed.
+                    await feed(TranscriptionDelta(iid, chunk.text))
                 await feed(TranscriptionDone(iid, chunk.text, chunk.duration_s,
                                              chunk.input_tokens, chunk.output_tokens))
                 return
