@@ -280,13 +280,29 @@ async def test_aclose_finishes_the_batch_in_flight_and_fails_the_rest(model: Sil
         a.analyze(bytes(FRAME_BYTES))
 
 
-async def test_closing_a_stream_cancels_its_waiting_call(worker: VadWorker) -> None:
+async def test_closing_a_stream_fails_its_waiting_call(worker: VadWorker) -> None:
     stream = worker.open_stream(PCM16K)
     pending = stream.analyze(bytes(FRAME_BYTES))
     stream.close()
-    with pytest.raises(asyncio.CancelledError):
+    with pytest.raises(VadClosedError):
         await pending
     with pytest.raises(VadClosedError):
         stream.analyze(bytes(FRAME_BYTES))
     other = worker.open_stream(PCM16K)
     assert len(await other.analyze(bytes(2 * FRAME_BYTES))) == 2
+
+
+async def test_closing_a_stream_with_a_frame_in_flight(model: SileroVad) -> None:
+    gated = GatedModel(model)
+    worker = VadWorker(gated)
+    try:
+        a, b = worker.open_stream(PCM16K), worker.open_stream(PCM16K)
+        in_flight = a.analyze(bytes(2 * FRAME_BYTES))
+        assert await asyncio.to_thread(gated.started.wait, TIMEOUT)
+        a.close()
+        gated.gate.set()
+        with pytest.raises(VadClosedError):
+            await in_flight
+        assert len(await b.analyze(bytes(FRAME_BYTES))) == 1
+    finally:
+        await worker.aclose()

@@ -93,15 +93,12 @@ class VadStream:
         return future
 
     def close(self) -> None:
-        """Release the stream; calls still waiting are cancelled."""
+        """Release the stream; calls still waiting fail with ``VadClosedError``."""
         if self.closed:
             return
+        self._fail_all(VadClosedError("the VAD stream was closed"))
         self.closed = True
-        self._frames.clear()
         self._pcm.clear()
-        for request in self._requests:
-            request.future.cancel()
-        self._requests.clear()
         self._worker._forget(self)
 
     # --- used by the worker -----------------------------------------------------------------
@@ -134,11 +131,15 @@ class VadStream:
             if not request.future.done():
                 request.future.set_result(request.probs)
 
-    def _fail_all(self, exc: BaseException) -> None:
+    def _fail_all(self, exc: VadClosedError) -> None:
         self._frames.clear()
         for request in self._requests:
             if not request.future.done():
                 request.future.set_exception(exc)
+                # Closing is the owner's own act: no "exception never retrieved" log if no
+                # one awaits the call any more. (Not a cancel: that would look, to a task
+                # awaiting it, as if the task itself had been cancelled.)
+                request.future.exception()
         self._requests.clear()
 
 
