@@ -447,32 +447,33 @@ class Session:
         self._emit(ev.ConversationItemDeletedEvent(item_id=event.item_id))
 
     def _item_truncate(self, event: ce.ConversationItemTruncateEvent) -> None:
-        item = self._lookup(event.item_id, errors.TRUNCATE_INVALID_ITEM)
+        iid, index = event.item_id, event.content_index
+        item = self._lookup(iid, errors.TRUNCATE_INVALID_ITEM)
+        track = self.tracks.get(iid)
         part = None
-        if (isinstance(item, MessageItem) and item.role == "assistant"
-                and event.content_index < len(item.content)):
-            part = item.content[event.content_index]
+        if isinstance(item, MessageItem) and item.role == "assistant":
+            if index < len(item.content):
+                part = item.content[index]
+            elif index == 0 and track is not None:
+                part = OutputAudioPart()  # still being spoken: its part comes at the close
         if not isinstance(part, OutputAudioPart):
             raise ClientError("Only model output audio messages can be truncated",
                               code=errors.UNSUPPORTED_CONTENT_TYPE, param="content_index")
-        track = self.tracks.get(event.item_id)
         played = track.duration_ms if track is not None else 0.0
         if event.audio_end_ms > played:
             raise ClientError(
                 f"Audio content of {int(played)}ms is already shorter than "
                 f"{event.audio_end_ms}ms", param="audio_end_ms")
-        assert track is not None
+        assert track is not None and isinstance(item, MessageItem)
         if item.status == "in_progress" and self._default is not None:
             # Still being spoken: what the client cut is all the user will hear of it.
             self._cancel(self._default, "client_cancelled")
-            assert isinstance(item, MessageItem)
-            part = item.content[event.content_index]
-            assert isinstance(part, OutputAudioPart)
+        part = item.content[index]
+        assert isinstance(part, OutputAudioPart)
         # The model must not be conditioned on words the user never heard (EVENTS.md §6.7).
         part.transcript = track.truncate(event.audio_end_ms)
         self._emit(ev.ConversationItemTruncatedEvent(
-            item_id=event.item_id, content_index=event.content_index,
-            audio_end_ms=event.audio_end_ms))
+            item_id=iid, content_index=index, audio_end_ms=event.audio_end_ms))
 
     # --- responses --------------------------------------------------------------------------
 
