@@ -17,11 +17,14 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from audio_backends import ASRBackend, TTSBackend, asr_backend, tts_backend
 from llm_backend import LLMBackend
 
 from openrealtime.app import build_app
 from openrealtime.config import Settings
 from openrealtime.engines import openai_chat
+
+__all__ = ["asr_backend", "tts_backend"]  # fixtures, registered by being imported here
 
 MIB = 1024 * 1024
 TIMEOUT = 5.0  # seconds for any single await in these tests
@@ -109,6 +112,22 @@ def server_settings(backend: LLMBackend, **overrides: Any) -> Settings:
 async def server(backend: LLMBackend) -> AsyncIterator[RunningServer]:
     async with run_server(server_settings(backend)) as port:
         yield RunningServer(port, backend)
+
+
+@dataclass
+class AudioServer(RunningServer):
+    tts: TTSBackend | None = None
+    asr: ASRBackend | None = None
+
+
+@pytest.fixture
+async def audio_server(backend: LLMBackend, tts_backend: TTSBackend,
+                       asr_backend: ASRBackend) -> AsyncIterator[AudioServer]:
+    """The server with real HTTP speech-to-text and text-to-speech backends behind it."""
+    settings = server_settings(backend, asr_base_url=asr_backend.url, asr_model="test-asr",
+                               tts_base_url=tts_backend.url, tts_model="test-tts")
+    async with run_server(settings) as port:
+        yield AudioServer(port, backend, tts=tts_backend, asr=asr_backend)
 
 
 @pytest.fixture

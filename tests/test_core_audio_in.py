@@ -141,7 +141,7 @@ def test_interrupt_response_false_lets_the_response_run_and_makes_no_second_one(
     assert of_type(events, "response.done") == []
     assert of_type(events, "response.created") == []
     assert "input_audio_buffer.committed" in types(events)
-    assert h.effects() == []
+    assert [type(e) for e in h.effects()] == [Transcribe]
     assert types(h.text(rid, "still here")) == [
         "response.output_item.added", "conversation.item.added",
         "response.content_part.added", "response.output_text.delta"]
@@ -274,10 +274,53 @@ def test_commit_asks_for_a_transcription_with_the_clients_model() -> None:
     assert len(effect.audio) == 250 * PCM_MS and effect.spec.rate == 24000
 
 
-def test_no_transcription_without_the_config() -> None:
+def test_without_the_config_turns_are_transcribed_for_the_llm_but_not_reported() -> None:
     h = Harness()
     h.update({"type": "realtime", "audio": {"input": {"turn_detection": None}}})
-    commit(h)
+    iid = commit(h)
+    (effect,) = h.effects()
+    assert isinstance(effect, Transcribe) and effect.model == "whisper-1"
+    assert h.result(TranscriptionDelta(iid, "hi")) == []
+    assert h.result(TranscriptionDone(iid, "hi there", 0.2)) == []
+    # The item keeps OpenAI's null transcript; the model still reads what was said.
+    got = only(h.send({"type": "conversation.item.retrieve", "item_id": iid}),
+               "conversation.item.retrieved")
+    assert got["item"]["content"][0]["transcript"] is None
+    _, gen = h.start()
+    assert gen.items[-1].content[0].transcript == "hi there"  # type: ignore[union-attr]
+
+
+def test_a_response_waits_for_the_transcript_of_its_turn() -> None:
+    h = Harness()
+    events = turn(h)
+    rid = only(events, "response.created")["response"]["id"]
+    iid = only(events, "input_audio_buffer.committed")["item_id"]
+    assert [type(e) for e in h.effects()] == [Transcribe]  # no Generate yet
+    h.result(TranscriptionDone(iid, "what time is it", 0.6))
+    (gen,) = h.effects()
+    assert isinstance(gen, Generate) and gen.response_id == rid
+    assert gen.items[-1].content[0].transcript == "what time is it"  # type: ignore[union-attr]
+
+
+def test_a_failed_transcript_releases_the_response_with_nothing_heard() -> None:
+    h = Harness()
+    events = turn(h)
+    iid = only(events, "input_audio_buffer.committed")["item_id"]
+    h.effects()
+    h.result(TranscriptionFailed(iid, "stt_unavailable", "no engine"))
+    (gen,) = h.effects()
+    assert isinstance(gen, Generate)
+    assert gen.items[-1].content[0].transcript == ""  # type: ignore[union-attr]
+
+
+def test_a_response_cancelled_while_waiting_never_generates() -> None:
+    h = Harness()
+    events = turn(h)
+    iid = only(events, "input_audio_buffer.committed")["item_id"]
+    h.effects()
+    h.cancel()
+    h.effects()
+    h.result(TranscriptionDone(iid, "late", 0.2))
     assert h.effects() == []
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from core_harness import PCM_100MS, Harness, error_of, types, user_text
 
-from openrealtime.session.effects import DetectSpeech
+from openrealtime.session.effects import DetectSpeech, Transcribe, TranscriptionDone
 
 ADDED_DONE = ["conversation.item.added", "conversation.item.done"]
 
@@ -419,7 +419,8 @@ def test_commit_sequence_committed_added_done() -> None:
         assert ev["item"]["role"] == "user"
         assert ev["item"]["status"] == "completed"
         assert ev["item"]["content"] == [{"type": "input_audio", "transcript": None}]
-    assert h.effects() == []  # commit never starts a response
+    # Commit never starts a response; it only asks for the transcript the LLM will read.
+    assert [type(e) for e in h.effects()] == [Transcribe]
 
 
 def test_commit_of_g711_needs_800_bytes() -> None:
@@ -467,4 +468,5 @@ def test_committed_item_is_in_the_generate_context() -> None:
     a = h.add_user("text first")
     append(h, PCM_100MS)
     iid = commit(h)[0]["item_id"]
+    h.result(TranscriptionDone(iid, "spoken", 0.1))
     assert order(h) == [a, iid]

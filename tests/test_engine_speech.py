@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from audio_backends import TTSBackend, tts_backend  # noqa: F401
+from audio_backends import TTSBackend
 from speech import seconds
 
 from openrealtime.engines.openai_speech import OpenAISpeech, WavStream
@@ -25,7 +25,7 @@ def engine_for(backend: TTSBackend, **kwargs: Any) -> OpenAISpeech:
 
 
 @pytest.fixture
-async def tts(tts_backend: TTSBackend) -> AsyncIterator[OpenAISpeech]:  # noqa: F811
+async def tts(tts_backend: TTSBackend) -> AsyncIterator[OpenAISpeech]:
     engine = engine_for(tts_backend)
     try:
         yield engine
@@ -54,7 +54,7 @@ def whole_samples(chunks: list[bytes]) -> None:
 # --- the request and the audio --------------------------------------------------------------
 
 
-async def test_pcm_streams_the_spoken_text(tts: OpenAISpeech, tts_backend: TTSBackend) -> None:  # noqa: F811
+async def test_pcm_streams_the_spoken_text(tts: OpenAISpeech, tts_backend: TTSBackend) -> None:
     chunks = await collect(tts)
     whole_samples(chunks)
     assert b"".join(chunks) == tts_backend.audio_for(TEXT)
@@ -65,7 +65,7 @@ async def test_pcm_streams_the_spoken_text(tts: OpenAISpeech, tts_backend: TTSBa
 
 
 async def test_voice_speed_and_instructions_are_forwarded(
-        tts: OpenAISpeech, tts_backend: TTSBackend) -> None:  # noqa: F811
+        tts: OpenAISpeech, tts_backend: TTSBackend) -> None:
     fast = b"".join(await collect(tts, speed=2.0, instructions="Speak cheerfully."))
     assert tts_backend.last["speed"] == 2.0
     assert tts_backend.last["instructions"] == "Speak cheerfully."
@@ -83,7 +83,7 @@ async def test_voice_speed_and_instructions_are_forwarded(
 
 
 async def test_first_chunk_arrives_before_the_rest_is_made(
-        tts: OpenAISpeech, tts_backend: TTSBackend) -> None:  # noqa: F811
+        tts: OpenAISpeech, tts_backend: TTSBackend) -> None:
     tts_backend.flowing.clear()  # the backend stops after its first chunk until we say
     stream = tts.synthesize(SpeechRequest(TEXT, "alloy"))
     async with asyncio.timeout(TIMEOUT):
@@ -98,7 +98,7 @@ async def test_first_chunk_arrives_before_the_rest_is_made(
 
 
 async def test_odd_chunk_boundaries_keep_whole_samples(
-        tts: OpenAISpeech, tts_backend: TTSBackend) -> None:  # noqa: F811
+        tts: OpenAISpeech, tts_backend: TTSBackend) -> None:
     tts_backend.chunk_bytes = 4801
     tts_backend.flowing.clear()
     stream = tts.synthesize(SpeechRequest(TEXT, "alloy"))
@@ -114,7 +114,7 @@ async def test_odd_chunk_boundaries_keep_whole_samples(
 
 
 @pytest.mark.parametrize("size", ["unknown", "zero", "exact"])
-async def test_wav_with_a_streamed_header(tts_backend: TTSBackend, size: Any) -> None:  # noqa: F811
+async def test_wav_with_a_streamed_header(tts_backend: TTSBackend, size: Any) -> None:
     tts_backend.wav_size = size
     tts_backend.chunk_bytes = 31  # the 44-byte header arrives in pieces
     engine = engine_for(tts_backend, response_format="wav")
@@ -127,7 +127,7 @@ async def test_wav_with_a_streamed_header(tts_backend: TTSBackend, size: Any) ->
     assert b"".join(chunks) == tts_backend.audio_for("Short one.")
 
 
-async def test_wav_in_stereo_is_mixed_down(tts_backend: TTSBackend) -> None:  # noqa: F811
+async def test_wav_in_stereo_is_mixed_down(tts_backend: TTSBackend) -> None:
     tts_backend.wav_channels = 2
     engine = engine_for(tts_backend, response_format="wav")
     try:
@@ -137,7 +137,7 @@ async def test_wav_in_stereo_is_mixed_down(tts_backend: TTSBackend) -> None:  # 
     assert b"".join(chunks) == tts_backend.audio_for(TEXT)  # both channels carry the same
 
 
-async def test_wav_at_another_rate_is_resampled(tts_backend: TTSBackend) -> None:  # noqa: F811
+async def test_wav_at_another_rate_is_resampled(tts_backend: TTSBackend) -> None:
     tts_backend.wav_rate = 22050
     engine = engine_for(tts_backend, response_format="wav")
     try:
@@ -150,7 +150,7 @@ async def test_wav_at_another_rate_is_resampled(tts_backend: TTSBackend) -> None
 
 
 async def test_a_wav_answer_to_a_pcm_request_is_read_as_wav(
-        tts: OpenAISpeech, tts_backend: TTSBackend) -> None:  # noqa: F811
+        tts: OpenAISpeech, tts_backend: TTSBackend) -> None:
     tts_backend.modes.append("wav")
     assert b"".join(await collect(tts)) == tts_backend.audio_for(TEXT)
 
@@ -159,13 +159,13 @@ async def test_a_wav_answer_to_a_pcm_request_is_read_as_wav(
 
 
 async def test_mp3_instead_of_pcm_is_a_bad_response(
-        tts: OpenAISpeech, tts_backend: TTSBackend) -> None:  # noqa: F811
+        tts: OpenAISpeech, tts_backend: TTSBackend) -> None:
     tts_backend.modes.append("mp3")
     got, err = await failure(tts)
     assert err.code == "tts_bad_response" and "audio/mpeg" in err.message and not got
 
 
-async def test_http_500_is_retried_once(tts: OpenAISpeech, tts_backend: TTSBackend) -> None:  # noqa: F811
+async def test_http_500_is_retried_once(tts: OpenAISpeech, tts_backend: TTSBackend) -> None:
     tts_backend.modes.extend(["500", "500"])
     got, err = await failure(tts)
     assert err.code == "tts_http_500" and "mode 500" in err.message
@@ -175,7 +175,7 @@ async def test_http_500_is_retried_once(tts: OpenAISpeech, tts_backend: TTSBacke
     assert len(tts_backend.requests) == 4
 
 
-async def test_http_400_is_not_retried(tts: OpenAISpeech, tts_backend: TTSBackend) -> None:  # noqa: F811
+async def test_http_400_is_not_retried(tts: OpenAISpeech, tts_backend: TTSBackend) -> None:
     tts_backend.modes.append("400")
     _, err = await failure(tts)
     assert err.code == "tts_http_400" and "speech failed: mode 400" in err.message
@@ -194,7 +194,7 @@ async def test_unreachable() -> None:
     assert err.code == "tts_unreachable"
 
 
-async def test_silence_times_out_without_a_retry(tts_backend: TTSBackend) -> None:  # noqa: F811
+async def test_silence_times_out_without_a_retry(tts_backend: TTSBackend) -> None:
     tts_backend.modes.append("hang")
     engine = engine_for(tts_backend, timeout=0.3)
     try:
@@ -207,7 +207,7 @@ async def test_silence_times_out_without_a_retry(tts_backend: TTSBackend) -> Non
 
 
 async def test_a_drop_after_audio_is_not_retried(
-        tts: OpenAISpeech, tts_backend: TTSBackend) -> None:  # noqa: F811
+        tts: OpenAISpeech, tts_backend: TTSBackend) -> None:
     tts_backend.modes.append("drop")
     got, err = await failure(tts)
     assert err.code == "tts_unreachable"
@@ -215,7 +215,7 @@ async def test_a_drop_after_audio_is_not_retried(
     assert len(tts_backend.requests) == 1
 
 
-async def test_a_drop_before_any_audio_is_retried(tts_backend: TTSBackend) -> None:  # noqa: F811
+async def test_a_drop_before_any_audio_is_retried(tts_backend: TTSBackend) -> None:
     tts_backend.modes.append("drop")
     tts_backend.chunk_bytes = 20  # the first chunk is only part of the WAV header
     engine = engine_for(tts_backend, response_format="wav")
@@ -227,7 +227,7 @@ async def test_a_drop_before_any_audio_is_retried(tts_backend: TTSBackend) -> No
     assert len(tts_backend.requests) == 2
 
 
-async def test_a_stall_after_audio_times_out(tts_backend: TTSBackend) -> None:  # noqa: F811
+async def test_a_stall_after_audio_times_out(tts_backend: TTSBackend) -> None:
     tts_backend.modes.append("stall")
     engine = engine_for(tts_backend, timeout=0.3)
     try:
@@ -237,7 +237,7 @@ async def test_a_stall_after_audio_times_out(tts_backend: TTSBackend) -> None:  
     assert err.code == "tts_timeout" and got and len(tts_backend.requests) == 1
 
 
-async def test_closing_the_stream_hangs_up(tts: OpenAISpeech, tts_backend: TTSBackend) -> None:  # noqa: F811
+async def test_closing_the_stream_hangs_up(tts: OpenAISpeech, tts_backend: TTSBackend) -> None:
     tts_backend.modes.append("stall")
     stream = tts.synthesize(SpeechRequest(TEXT, "alloy"))
     async with asyncio.timeout(TIMEOUT):

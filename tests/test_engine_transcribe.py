@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from audio_backends import ASRBackend, asr_backend  # noqa: F401
+from audio_backends import ASRBackend
 from speech import speech_pcm
 
 from openrealtime.engines.openai_transcribe import OpenAITranscriber
@@ -37,7 +37,7 @@ def engine_for(backend: ASRBackend, **kwargs: Any) -> OpenAITranscriber:
 
 
 @pytest.fixture
-async def stt(asr_backend: ASRBackend) -> AsyncIterator[OpenAITranscriber]:  # noqa: F811
+async def stt(asr_backend: ASRBackend) -> AsyncIterator[OpenAITranscriber]:
     engine = engine_for(asr_backend)
     try:
         yield engine
@@ -67,7 +67,7 @@ def seconds(rate: int = 16000) -> float:
 # --- the upload -----------------------------------------------------------------------------
 
 
-async def test_json_transcription(stt: OpenAITranscriber, asr_backend: ASRBackend) -> None:  # noqa: F811
+async def test_json_transcription(stt: OpenAITranscriber, asr_backend: ASRBackend) -> None:
     chunks = await collect(stt, request())
     usage = asr_backend.usage_sent[-1]
     assert chunks == [TranscriptDone("hello there", seconds(), usage["input_tokens"], 2)]
@@ -80,7 +80,7 @@ async def test_json_transcription(stt: OpenAITranscriber, asr_backend: ASRBacken
 
 
 async def test_the_wav_keeps_the_requests_rate(
-        stt: OpenAITranscriber, asr_backend: ASRBackend) -> None:  # noqa: F811
+        stt: OpenAITranscriber, asr_backend: ASRBackend) -> None:
     done = (await collect(stt, request(rate=24000)))[-1]
     assert asr_backend.last.rate == 24000 and asr_backend.last.pcm == audio(24000)
     assert isinstance(done, TranscriptDone)
@@ -88,7 +88,7 @@ async def test_the_wav_keeps_the_requests_rate(
     assert done.duration_s == pytest.approx(seconds(16000), abs=0.01)
 
 
-async def test_language_prompt_and_model(asr_backend: ASRBackend) -> None:  # noqa: F811
+async def test_language_prompt_and_model(asr_backend: ASRBackend) -> None:
     engine = engine_for(asr_backend, model="Systran/faster-whisper-small")
     try:
         await collect(engine, request(language="fr", prompt="Numbers."))
@@ -99,7 +99,7 @@ async def test_language_prompt_and_model(asr_backend: ASRBackend) -> None:  # no
                                        "prompt": "Numbers."}
 
 
-async def test_a_scripted_transcript(stt: OpenAITranscriber, asr_backend: ASRBackend) -> None:  # noqa: F811
+async def test_a_scripted_transcript(stt: OpenAITranscriber, asr_backend: ASRBackend) -> None:
     asr_backend.transcribe = lambda up: f"{up.seconds:.1f} seconds at {up.rate}"
     asr_backend.answers.append("first answer")
     first, second = await collect(stt, request()), await collect(stt, request())
@@ -111,7 +111,7 @@ async def test_a_scripted_transcript(stt: OpenAITranscriber, asr_backend: ASRBac
 
 @pytest.mark.parametrize("usage", ["duration", "none"])
 async def test_usage_without_tokens_is_duration(
-        stt: OpenAITranscriber, asr_backend: ASRBackend, usage: Any) -> None:  # noqa: F811
+        stt: OpenAITranscriber, asr_backend: ASRBackend, usage: Any) -> None:
     asr_backend.usage = usage
     assert await collect(stt, request()) == [TranscriptDone("hello there", seconds())]
 
@@ -119,7 +119,7 @@ async def test_usage_without_tokens_is_duration(
 # --- streaming ------------------------------------------------------------------------------
 
 
-async def test_gpt4o_models_stream(stt: OpenAITranscriber, asr_backend: ASRBackend) -> None:  # noqa: F811
+async def test_gpt4o_models_stream(stt: OpenAITranscriber, asr_backend: ASRBackend) -> None:
     asr_backend.answers.append("Testing one two three.")
     chunks = await collect(stt, request("gpt-4o-transcribe"))
     assert asr_backend.last.stream
@@ -130,7 +130,7 @@ async def test_gpt4o_models_stream(stt: OpenAITranscriber, asr_backend: ASRBacke
 
 
 async def test_deltas_arrive_before_the_transcript_ends(
-        stt: OpenAITranscriber, asr_backend: ASRBackend) -> None:  # noqa: F811
+        stt: OpenAITranscriber, asr_backend: ASRBackend) -> None:
     asr_backend.flowing.clear()
     stream = stt.transcribe(request("gpt-4o-mini-transcribe"))
     async with asyncio.timeout(TIMEOUT):
@@ -142,7 +142,7 @@ async def test_deltas_arrive_before_the_transcript_ends(
     assert rest[0] == TranscriptDelta("there") and isinstance(rest[-1], TranscriptDone)
 
 
-async def test_stream_setting_overrides_the_model_name(asr_backend: ASRBackend) -> None:  # noqa: F811
+async def test_stream_setting_overrides_the_model_name(asr_backend: ASRBackend) -> None:
     off = engine_for(asr_backend, stream=False)
     on = engine_for(asr_backend, stream=True)
     try:
@@ -156,7 +156,7 @@ async def test_stream_setting_overrides_the_model_name(asr_backend: ASRBackend) 
 
 
 async def test_json_answer_to_a_stream_request(
-        stt: OpenAITranscriber, asr_backend: ASRBackend) -> None:  # noqa: F811
+        stt: OpenAITranscriber, asr_backend: ASRBackend) -> None:
     asr_backend.modes.append("json")
     chunks = await collect(stt, request("gpt-4o-transcribe"))
     assert [type(c) for c in chunks] == [TranscriptDone] and chunks[0].text == "hello there"
@@ -164,7 +164,7 @@ async def test_json_answer_to_a_stream_request(
 
 @pytest.mark.parametrize("dialect", ["vllm", "segments"])
 async def test_other_servers_streams(
-        stt: OpenAITranscriber, asr_backend: ASRBackend, dialect: str) -> None:  # noqa: F811
+        stt: OpenAITranscriber, asr_backend: ASRBackend, dialect: str) -> None:
     asr_backend.modes.append(dialect)
     chunks = await collect(stt, request("gpt-4o-transcribe"))
     assert chunks[:-1] == [TranscriptDelta("hello "), TranscriptDelta("there")]
@@ -176,7 +176,7 @@ async def test_other_servers_streams(
 # --- failures -------------------------------------------------------------------------------
 
 
-async def test_http_500_is_retried_once(stt: OpenAITranscriber, asr_backend: ASRBackend) -> None:  # noqa: F811
+async def test_http_500_is_retried_once(stt: OpenAITranscriber, asr_backend: ASRBackend) -> None:
     asr_backend.modes.extend(["500", "500"])
     _, err = await failure(stt, request())
     assert err.code == "stt_http_500" and "mode 500" in err.message
@@ -187,7 +187,7 @@ async def test_http_500_is_retried_once(stt: OpenAITranscriber, asr_backend: ASR
     assert asr_backend.requests[-1].pcm == asr_backend.requests[-2].pcm  # the form was rebuilt
 
 
-async def test_http_400_is_not_retried(stt: OpenAITranscriber, asr_backend: ASRBackend) -> None:  # noqa: F811
+async def test_http_400_is_not_retried(stt: OpenAITranscriber, asr_backend: ASRBackend) -> None:
     asr_backend.modes.append("400")
     _, err = await failure(stt, request())
     assert err.code == "stt_http_400" and "transcription failed: mode 400" in err.message
@@ -206,7 +206,7 @@ async def test_unreachable() -> None:
     assert err.code == "stt_unreachable"
 
 
-async def test_silence_times_out_without_a_retry(asr_backend: ASRBackend) -> None:  # noqa: F811
+async def test_silence_times_out_without_a_retry(asr_backend: ASRBackend) -> None:
     asr_backend.modes.append("hang")
     engine = engine_for(asr_backend, timeout=0.3)
     try:
@@ -219,7 +219,7 @@ async def test_silence_times_out_without_a_retry(asr_backend: ASRBackend) -> Non
 
 
 @pytest.mark.parametrize("model", ["whisper-1", "gpt-4o-transcribe"])
-async def test_bad_json(stt: OpenAITranscriber, asr_backend: ASRBackend, model: str) -> None:  # noqa: F811
+async def test_bad_json(stt: OpenAITranscriber, asr_backend: ASRBackend, model: str) -> None:
     asr_backend.modes.append("bad")
     got, err = await failure(stt, request(model))
     assert err.code == "stt_bad_response" and "invalid JSON" in err.message
@@ -228,7 +228,7 @@ async def test_bad_json(stt: OpenAITranscriber, asr_backend: ASRBackend, model: 
 
 
 async def test_a_drop_after_a_delta_is_not_retried(
-        stt: OpenAITranscriber, asr_backend: ASRBackend) -> None:  # noqa: F811
+        stt: OpenAITranscriber, asr_backend: ASRBackend) -> None:
     asr_backend.modes.append("drop")
     got, err = await failure(stt, request("gpt-4o-transcribe"))
     assert err.code == "stt_unreachable" and got == [TranscriptDelta("hello ")]
@@ -236,7 +236,7 @@ async def test_a_drop_after_a_delta_is_not_retried(
 
 
 async def test_closing_the_stream_hangs_up(
-        stt: OpenAITranscriber, asr_backend: ASRBackend) -> None:  # noqa: F811
+        stt: OpenAITranscriber, asr_backend: ASRBackend) -> None:
     asr_backend.modes.append("stall")
     stream = stt.transcribe(request("gpt-4o-transcribe"))
     async with asyncio.timeout(TIMEOUT):

@@ -43,9 +43,11 @@ from ..protocol.session_types import (
     AudioOutput,
     FunctionTool,
     RealtimeSession,
+    Transcription,
     TranscriptionSession,
 )
 from .config import (
+    DEFAULT_TRANSCRIPTION_MODEL,
     NO_PROMPTS,
     Capabilities,
     apply_update,
@@ -79,6 +81,7 @@ from .input_side import InputSide
 from .limits import Limits
 from .response import Response
 from .speech_out import AudioTrack
+from .transcripts import Transcripts
 from .usage import make_usage
 
 MAX_ERROR_TEXT = 1024
@@ -148,6 +151,7 @@ class Session:
         # The audio of assistant audio parts, by item id: for truncate and retrieve.
         self.tracks: dict[str, AudioTrack] = {}
         self.input = InputSide(self, self._audio_input(), self.limits)
+        self.transcripts = Transcripts()
         self._handlers: dict[type, Callable[[Any], None]] = {
             ce.SessionUpdateEvent: self._session_update,
             ce.InputAudioBufferAppendEvent: self._buffer_append,
@@ -276,15 +280,18 @@ class Session:
         prev = self.conversation.append(item)
         self._emit(ev.InputAudioBufferCommittedEvent(item_id=item_id, previous_item_id=prev))
         self._emit_item_created(item, prev)
-        transcription = self._audio_input().transcription
-        if transcription is not None and not isinstance(transcription, msgspec.UnsetType):
-            model, language, prompt = (transcription.model, transcription.language,
-                                       transcription.prompt)
-            self._effects.append(Transcribe(
-                item_id=item_id, audio=audio, spec=spec,
-                model=model if isinstance(model, str) else "whisper-1",
-                language=language if isinstance(language, str) else None,
-                prompt=prompt if isinstance(prompt, str) else None))
+        # Transcribed even when the client did not ask: it is what the LLM hears.
+        t = self._audio_input().transcription
+        asked = isinstance(t, Transcription)
+        model = t.model if isinstance(t, Transcription) else UNSET
+        language = t.language if isinstance(t, Transcription) else None
+        prompt = t.prompt if isinstance(t, Transcription) else None
+        self.transcripts.started(item_id, reported=asked)
+        self._effects.append(Transcribe(
+            item_id=item_id, audio=audio, spec=spec,
+            model=model if isinstance(model, str) else DEFAULT_TRANSCRIPTION_MODEL,
+            language=language if isinstance(language, str) else None,
+            prompt=prompt if isinstance(prompt, str) else None))
 
     def speech_started(self) -> None:
         td = self.input.turn_detection
@@ -303,10 +310,17 @@ class Session:
         self, result: TranscriptionDelta | TranscriptionDone | TranscriptionFailed
     ) -> None:
         iid = result.item_id
+        reported = self.transcripts.reported(iid)
         if isinstance(result, TranscriptionDelta):
-            if result.text:
+            if result.text and reported:
                 self._emit(ev.TranscriptionDeltaEvent(item_id=iid, content_index=0,
                                                       delta=result.text))
+            return
+        heard = result.text if isinstance(result, TranscriptionDone) else ""
+        for gen in self.transcripts.finished(iid, heard):
+            if gen.response_id in self._responses:
+                self._effects.append(gen)
+        if not reported:
             return
         if isinstance(result, TranscriptionFailed):
             self._emit(ev.TranscriptionFailedEvent(
@@ -444,6 +458,7 @@ class Session:
         self._lookup(event.item_id, errors.DELETE_INVALID_ITEM)
         self.conversation.delete(event.item_id)
         self.tracks.pop(event.item_id, None)
+        self.transcripts.forget(event.item_id)
         self._emit(ev.ConversationItemDeletedEvent(item_id=event.item_id))
 
     def _item_truncate(self, event: ce.ConversationItemTruncateEvent) -> None:
@@ -536,12 +551,14 @@ class Session:
             self._default = response
             self.input.disarm_idle()
         response.start()
-        self._effects.append(Generate(
+        gen = self.transcripts.hold(Generate(
             response_id=rid, model=cfg.model, instructions=instructions, items=items,
             tools=tuple(tools), tool_choice=choice,
             max_output_tokens=None if max_tokens == "inf" else int(max_tokens),
             parallel_tool_calls=parallel,
         ))
+        if gen is not None:
+            self._effects.append(gen)
 
     def _output_audio(self, params: ce.RealtimeResponseCreateParams) -> tuple[str, AudioFormat]:
         audio = self.config.audio
@@ -601,6 +618,7 @@ class Session:
 
     def _forget(self, response: Response, now: float | None) -> None:
         self._responses.pop(response.id, None)
+        self.transcripts.drop(response.id)
         if self._default is response:
             self._default = None
             if now is not None and response.status != "cancelled":

@@ -75,7 +75,9 @@ class InputBuffer:
         self.spec = spec
 
     def _offset(self, ms: float) -> int:
-        n = self.spec.bytes_for_ms(ms - self.start_ms)
+        # Counted from the start of this format's stretch, not from ``start_ms``: the float
+        # difference of two positions can fall a hair short and lose a sample to rounding down.
+        n = self.spec.bytes_for_ms(ms - self._base_ms) - self._base_bytes
         return max(0, min(n, len(self._data)))
 
     def _drop(self, n: int) -> None:

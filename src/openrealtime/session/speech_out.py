@@ -46,8 +46,9 @@ class ClauseSplitter:
         min_clause = FIRST_MIN_CHARS if self._emitted == 0 else CLAUSE_MIN_CHARS
         best: int | None = None
         # A boundary counts once the next character is known to be whitespace, so "3.5" and
-        # "e.g." mid-word do not split.
-        for i in range(len(text) - 1):
+        # "e.g." mid-word do not split. Only boundaries within MAX_CHARS count, so a long
+        # stretch that arrives in one piece is cut like one that streams in.
+        for i in range(min(len(text), MAX_CHARS + 1) - 1):
             ch = text[i]
             if not text[i + 1].isspace():
                 continue

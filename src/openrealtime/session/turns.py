@@ -24,6 +24,7 @@ from typing import Literal, Protocol
 from ..protocol.session_types import SemanticVad, ServerVad
 
 HYSTERESIS = 0.15
+LOWER_FLOOR = 0.01
 SEMANTIC_MAX_WAIT_MS = {"low": 8000, "medium": 4000, "auto": 4000, "high": 2000}
 SEMANTIC_THRESHOLD = 0.5
 SEMANTIC_PREFIX_MS = 300
@@ -107,7 +108,9 @@ class TurnDetector:
                 self._silent_since = None
                 return SpeechStarted(max(0.0, frame_start_ms - self.prefix_ms))
             return None
-        if probability >= self.threshold - HYSTERESIS:
+        # Silero's floor for the lower threshold: without it a threshold at or below the
+        # hysteresis leaves nothing that counts as silence, and a turn never ends.
+        if probability >= max(self.threshold - HYSTERESIS, min(self.threshold, LOWER_FLOOR)):
             if probability >= self.threshold:
                 self._silent_since = None
             return None
