@@ -257,3 +257,20 @@ def test_deleting_an_audio_item_forgets_its_audio() -> None:
     iid = spoken_reply(h, ("Hello there,", 100), (" friend.", 100))
     h.send({"type": "conversation.item.delete", "item_id": iid})
     assert iid not in h.session.tracks
+
+
+def test_truncating_a_segment_cut_short_places_the_cut_by_speaking_rate() -> None:
+    h = speaking()
+    rid, _ = h.start()
+    text = "Once upon a time there was a robot who sang."
+    h.text(rid, text)
+    h.done(rid)
+    segments(h)
+    h.result(SpeechAudio(rid, 0, b"\x00\x00" * 24 * 1000))  # 1 s of a ~3 s segment
+    events = h.cancel()
+    iid = only(events, "response.output_item.done")["item"]["id"]
+    # The transcript shows all the text sent for speech; a cut at 1 s keeps about a third.
+    assert only(events, "response.output_audio_transcript.done")["transcript"] == text
+    truncate(h, iid, 1000)
+    heard = h.session.conversation.get(iid).content[0].transcript  # type: ignore[union-attr]
+    assert heard == "Once upon a time"

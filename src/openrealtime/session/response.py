@@ -161,8 +161,10 @@ class Response:
             content_index=0, delta=base64.b64encode(audio).decode("ascii")))
 
     def on_speech_done(self, segment: int) -> None:
-        if self._current(segment) is None:
+        track = self._current(segment)
+        if track is None:
             return
+        track.end_segment()
         self._spoken += 1
         while self._deferred and not self._speaking:
             self._deferred.pop(0)()

@@ -17,6 +17,9 @@ CLAUSE_END = ",;:—–、，；："
 FIRST_MIN_CHARS = 12
 CLAUSE_MIN_CHARS = 60
 MAX_CHARS = 240
+# Typical synthesized speech runs near 14 characters a second (about 160 words a minute); used
+# to place a cut inside a segment whose audio was still being made.
+CHARS_PER_SECOND = 14.0
 
 
 class ClauseSplitter:
@@ -73,6 +76,7 @@ class Spoken:
     text: str
     start: int
     end: int
+    complete: bool = False
 
 
 class AudioTrack:
@@ -101,6 +105,9 @@ class AudioTrack:
         self.audio += chunk
         self.spoken[-1].end = len(self.audio)
 
+    def end_segment(self) -> None:
+        self.spoken[-1].complete = True
+
     def truncate(self, audio_end_ms: float) -> str:
         """Keep the first ``audio_end_ms`` of audio and the words heard in it; return them.
 
@@ -109,14 +116,19 @@ class AudioTrack:
         cut = min(len(self.audio), int(audio_end_ms * self.bytes_per_ms))
         kept: list[Spoken] = []
         for seg in self.spoken:
-            if seg.end <= cut:
+            if seg.end <= cut and seg.complete:
                 kept.append(seg)
                 continue
             if seg.start < cut and seg.end > seg.start:
-                share = (cut - seg.start) / (seg.end - seg.start)
+                length = seg.end - seg.start
+                if not seg.complete:
+                    # Its audio stopped short (a cancel): the text runs past what was made.
+                    expected = len(seg.text) / CHARS_PER_SECOND * 1000 * self.bytes_per_ms
+                    length = max(length, int(expected))
+                share = (cut - seg.start) / length
                 heard = _whole_words(seg.text, int(len(seg.text) * share))
                 if heard:
-                    kept.append(Spoken(heard, seg.start, cut))
+                    kept.append(Spoken(heard, seg.start, cut, complete=True))
             break
         del self.audio[cut:]
         self.spoken = kept
