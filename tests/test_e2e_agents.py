@@ -2,8 +2,8 @@
 
 openai-agents validates every server event against openai-python's models and turns a failure
 into a session ``error`` event (or an exception raised from the event iterator), so each test
-also asserts that no such event appeared. The server has no speech output yet and answers in
-text whatever modality the agent asks for; the agent must still work.
+also asserts that no such event appeared. Without a speech engine the server answers in
+text whatever modality the agent asks for; with one (the audio tests) it speaks.
 """
 
 from __future__ import annotations
@@ -201,3 +201,58 @@ async def test_backend_failure_reaches_the_agent_as_a_failed_turn(
     done = [e["response"] for e in seen.raw if e["type"] == "response.done"]
     assert [d["status"] for d in done] == ["failed", "completed"]
     assert done[0]["status_details"]["error"]["code"] == "llm_http_error"
+
+
+async def send_speech(session: RealtimeSession, pcm: bytes) -> None:
+    from speech import chunks
+
+    async with asyncio.timeout(TIMEOUT):
+        for piece in chunks(pcm):
+            await session.send_audio(piece)
+
+
+async def test_agent_talks_with_speech_in_and_out(audio_server: Any) -> None:
+    from speech import silence, speech_pcm24k
+
+    audio_server.asr.answers.append("say: Hello there, I heard you fine.")
+    session = await start(audio_server, {"output_modalities": ["audio"]})
+    try:
+        seen = await collect(session, Seen(), updated_after_connect)
+        await send_speech(session, silence(300) + speech_pcm24k("hi agent") + silence(1300))
+        await collect(session, seen, lambda s: bool(s.of("audio_end")))
+        await collect(session, seen, lambda s: s.count("response.done") >= 1)
+    finally:
+        await close(session)
+
+    assert seen.errors == []
+    audio = b"".join(e.audio.data for e in seen.of("audio"))
+    assert len(audio) > 24000  # more than half a second of reply
+    assert seen.count("input_audio_buffer.speech_started") == 1
+    done = [e["response"] for e in seen.raw if e["type"] == "response.done"]
+    assert done[0]["status"] == "completed"
+    assert done[0]["output"][0]["content"][0]["transcript"] == "Hello there, I heard you fine."
+
+
+async def test_agent_barge_in_interrupts_and_truncates(audio_server: Any) -> None:
+    from speech import silence, speech_pcm24k
+
+    audio_server.asr.answers.extend(["say: Once upon a time, there was a long story to tell.",
+                                     "say: Okay."])
+    audio_server.tts.modes.append("stall")
+    session = await start(audio_server, {"output_modalities": ["audio"]})
+    try:
+        seen = await collect(session, Seen(), updated_after_connect)
+        await send_speech(session, silence(300) + speech_pcm24k("tell me a story")
+                          + silence(1300))
+        await collect(session, seen, lambda s: bool(s.of("audio")))
+        await send_speech(session, speech_pcm24k("stop") + silence(1300))
+        await collect(session, seen, lambda s: bool(s.of("audio_interrupted")))
+        await collect(session, seen, lambda s: s.count("conversation.item.truncated") >= 1)
+        await collect(session, seen, lambda s: s.count("response.done") >= 2)
+    finally:
+        await close(session)
+
+    assert seen.errors == []
+    done = [e["response"] for e in seen.raw if e["type"] == "response.done"]
+    assert done[0]["status_details"] == {"type": "cancelled", "reason": "turn_detected"}
+    assert done[1]["status"] == "completed"
