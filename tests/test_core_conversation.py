@@ -468,5 +468,6 @@ def test_committed_item_is_in_the_generate_context() -> None:
     a = h.add_user("text first")
     append(h, PCM_100MS)
     iid = commit(h)[0]["item_id"]
+    h.effects()
     h.result(TranscriptionDone(iid, "spoken", 0.1))
     assert order(h) == [a, iid]
