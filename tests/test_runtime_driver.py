@@ -152,3 +152,30 @@ async def test_finished_generation_closes_the_engine_stream() -> None:
     async with asyncio.timeout(TIMEOUT):
         await llm.closed_event.wait()
     await driver.aclose()
+
+
+async def test_the_idle_timer_fires_and_the_session_answers_the_silence() -> None:
+    # A clock that runs 6 s on at every reading: the 5 s idle deadline set when the response
+    # ends is already past when the driver arms its timer, so it fires on the next loop turn.
+    now = [0.0]
+
+    def clock() -> float:
+        now[0] += 6.0
+        return now[0]
+
+    llm = HandFedLLM()
+    client = SlowClient()
+    driver = SessionDriver(Session(model="m", now=0.0), Engines(llm=llm), client.send,
+                           clock=clock)
+    await driver.receive_frame(frame({"type": "session.update", "session": {
+        "type": "realtime", "audio": {"input": {"turn_detection": {
+            "type": "server_vad", "idle_timeout_ms": 5000, "create_response": False}}}}}))
+    await driver.receive_frame(frame({"type": "response.create"}))
+    llm.chunks.put_nowait(FinishChunk("stop", 1, 0))
+    await client.until("input_audio_buffer.timeout_triggered")
+    await client.until("conversation.item.done")
+    await driver.aclose()
+    kinds = [f["type"] for f in client.frames]
+    after = kinds[kinds.index("response.done") + 1:]
+    assert after[:4] == ["input_audio_buffer.timeout_triggered", "input_audio_buffer.committed",
+                         "conversation.item.added", "conversation.item.done"]
