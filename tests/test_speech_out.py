@@ -13,6 +13,7 @@ from openrealtime.session.speech_out import (
     CHARS_PER_SECOND,
     CLAUSE_MIN_CHARS,
     FIRST_MIN_CHARS,
+    FULL_WIDTH,
     MAX_CHARS,
     AudioTrack,
     ClauseSplitter,
@@ -101,13 +102,6 @@ def test_punctuation_inside_a_word_does_not_split(text: str) -> None:
     segments, rest = split_all(text)
     assert segments == []
     assert rest == text
-
-
-def test_punctuation_before_whitespace_does_split_even_in_abbreviations() -> None:
-    # Known limit: "e.g. " looks like a sentence end (no abbreviation list).
-    segments, rest = split_all("I like fruit such as e.g. an apple")
-    assert segments == ["I like fruit such as e.g."]
-    assert rest == " an apple"
 
 
 def test_a_very_short_first_sentence_is_not_cut() -> None:
@@ -221,8 +215,9 @@ def test_segments_add_up_to_the_text_however_it_is_chunked(
         assert seg  # never an empty segment
         assert len(seg) <= MAX_CHARS
         pos += len(seg)
-        # Every cut lies before whitespace, or is a hard cut of a run with no space in it.
-        assert text[pos].isspace() or len(seg) == MAX_CHARS
+        # Every cut lies before whitespace or after a full-width mark, or is a hard cut of
+        # a run with no space in it.
+        assert text[pos].isspace() or seg[-1] in FULL_WIDTH or len(seg) == MAX_CHARS
 
 
 @settings(max_examples=100, deadline=None)
@@ -476,3 +471,17 @@ def test_whole_words_is_a_prefix_that_grows_with_upto(text: str, upto: int) -> N
     assert text.startswith(heard)
     assert len(heard) <= upto
     assert _whole_words(text, upto + 1).startswith(heard)
+
+
+def test_abbreviations_do_not_end_a_sentence() -> None:
+    s = ClauseSplitter()
+    out = s.push("Please ask Dr. Smith about it, e.g. tomorrow morning. Then call me back now. ")
+    assert out[0] == "Please ask Dr. Smith about it,"
+    assert out[1] == " e.g. tomorrow morning."
+
+
+def test_full_width_marks_split_cjk_text_without_spaces() -> None:
+    s = ClauseSplitter()
+    out = s.push("今日はとても良い天気ですね。明日も晴れるでしょう。")
+    assert out and out[0] == "今日はとても良い天気ですね。"
+    assert "".join(out) + s.flush() == "今日はとても良い天気ですね。明日も晴れるでしょう。"

@@ -20,6 +20,11 @@ MAX_CHARS = 240
 # Typical synthesized speech runs near 14 characters a second (about 160 words a minute); used
 # to place a cut inside a segment whose audio was still being made.
 CHARS_PER_SECOND = 14.0
+# Full-width marks end a clause on their own: CJK text puts no space after them.
+FULL_WIDTH = frozenset("。！？、，；：")
+# A period after these is not a sentence end.
+ABBREVIATIONS = frozenset({"mr", "mrs", "ms", "dr", "prof", "st", "vs", "e.g", "i.e", "no",
+                           "approx", "jr", "sr"})
 
 
 class ClauseSplitter:
@@ -53,7 +58,9 @@ class ClauseSplitter:
         # stretch that arrives in one piece is cut like one that streams in.
         for i in range(min(len(text), MAX_CHARS + 1) - 1):
             ch = text[i]
-            if not text[i + 1].isspace():
+            if not text[i + 1].isspace() and ch not in FULL_WIDTH:
+                continue
+            if ch == "." and _abbreviation(text, i):
                 continue
             if ch in SENTENCE_END and i + 1 >= FIRST_MIN_CHARS // 2:
                 return i + 1
@@ -67,6 +74,11 @@ class ClauseSplitter:
             space = text.rfind(" ", 0, MAX_CHARS)
             return space if space > 0 else MAX_CHARS
         return None
+
+
+def _abbreviation(text: str, dot: int) -> bool:
+    word = text[:dot].rsplit(None, 1)[-1] if text[:dot].strip() else ""
+    return word.lower().lstrip("(\"'") in ABBREVIATIONS
 
 
 @dataclass(slots=True)
