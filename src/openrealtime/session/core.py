@@ -63,6 +63,7 @@ from .effects import (
     Generate,
     GenerationDone,
     GenerationFailed,
+    ResponseResult,
     Result,
     SpeechAudio,
     SpeechDone,
@@ -205,8 +206,8 @@ class Session:
     def next_deadline(self) -> float | None:
         return self.input.idle_deadline
 
-    def _on_response_result(self, result: Result, now: float) -> None:
-        response = self._responses.get(result.response_id)  # type: ignore[union-attr]
+    def _on_response_result(self, result: ResponseResult, now: float) -> None:
+        response = self._responses.get(result.response_id)
         if response is None:
             return  # a late result of a response that already ended
         if isinstance(result, SpeechAudio):

@@ -14,6 +14,8 @@ from __future__ import annotations
 import binascii
 from typing import Protocol
 
+import msgspec
+
 from ..audio.spec import AudioSpec
 from ..protocol import errors
 from ..protocol import server_events as ev
@@ -43,8 +45,7 @@ class InputSide:
     def __init__(self, host: InputHost, config: AudioInput, limits: Limits) -> None:
         self._host = host
         self._limits = limits
-        assert isinstance(config.format, object)
-        self.buffer = InputBuffer(spec_of(config.format))  # type: ignore[arg-type]
+        self.buffer = InputBuffer(_spec(config))
         self.turn_detection: TurnDetection | None = None
         self._detector: TurnDetector | None = None
         self._epoch = 0
@@ -56,14 +57,14 @@ class InputSide:
 
     def configure(self, config: AudioInput) -> None:
         """Apply the (new) input config. A format or turn detection change restarts VAD."""
-        spec = spec_of(config.format)  # type: ignore[arg-type]
+        spec = _spec(config)
         td = config.turn_detection
-        assert not isinstance(td, type(...))
+        assert not isinstance(td, msgspec.UnsetType)
         if spec == self.buffer.spec and td == self.turn_detection:
             return
         self.buffer.set_spec(spec)
-        self.turn_detection = td  # type: ignore[assignment]
-        self._detector = None if td is None else TurnDetector(td)  # type: ignore[arg-type]
+        self.turn_detection = td
+        self._detector = None if td is None else TurnDetector(td)
         self._turn_item = None
         self._epoch += 1
         self._vad_ms = self.buffer.end_ms
@@ -170,3 +171,8 @@ class InputSide:
             audio_start_ms=round(start), audio_end_ms=round(end), item_id=item_id))
         self._host.commit_audio(item_id, self.buffer.take_all(), self.buffer.spec)
         self._host.turn_ended()
+
+
+def _spec(config: AudioInput) -> AudioSpec:
+    assert not isinstance(config.format, msgspec.UnsetType)
+    return spec_of(config.format)
