@@ -16,6 +16,7 @@ import aiohttp
 import msgspec
 
 from .chat_messages import to_messages, to_tool_choice, to_tools
+from .http import PooledClient
 from .llm import Chunk, FinishChunk, LLMError, LLMRequest, TextChunk, ToolCallChunk, estimate_tokens
 
 log = logging.getLogger(__name__)
@@ -39,23 +40,11 @@ class OpenAIChatLLM:
         self.name = "openai-chat"
         self._url = base_url.rstrip("/") + "/chat/completions"
         self._model = model
-        self._headers = {"Content-Type": "application/json"}
-        if api_key:
-            self._headers["Authorization"] = f"Bearer {api_key}"
-        self._timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=connect_timeout, sock_read=read_timeout)
-        self._http: aiohttp.ClientSession | None = None
-
-    def _session(self) -> aiohttp.ClientSession:
-        if self._http is None or self._http.closed:
-            # One pooled client for every session: keep-alive saves a handshake per turn.
-            self._http = aiohttp.ClientSession(
-                timeout=self._timeout, connector=aiohttp.TCPConnector(limit=0))
-        return self._http
+        self._client = PooledClient(api_key=api_key, connect_timeout=connect_timeout,
+                                    read_timeout=read_timeout, content_type="application/json")
 
     async def aclose(self) -> None:
-        if self._http is not None:
-            await self._http.close()
+        await self._client.aclose()
 
     def body(self, req: LLMRequest) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -90,8 +79,8 @@ class OpenAIChatLLM:
 
     async def _attempt(self, payload: bytes, request: LLMRequest) -> AsyncIterator[Chunk]:
         try:
-            async with self._session().post(self._url, data=payload,
-                                            headers=self._headers) as resp:
+            async with self._client.session().post(self._url, data=payload,
+                                                   headers=self._client.headers) as resp:
                 if resp.status >= 400:
                     text = (await resp.text())[:300]
                     raise LLMError(

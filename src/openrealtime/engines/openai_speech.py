@@ -22,6 +22,7 @@ import numpy as np
 
 from ..audio.convert import Converter
 from ..audio.spec import AudioSpec
+from .http import PooledClient
 from .openai_transcribe import error_message
 from .tts import SpeechRequest, TTSError
 
@@ -54,23 +55,11 @@ class OpenAISpeech:
         self._model = model
         self._format = response_format
         self._voice = voice
-        self._headers = {"Content-Type": "application/json"}
-        if api_key:
-            self._headers["Authorization"] = f"Bearer {api_key}"
-        # A read timeout, not a total one: a long reply may stream for long, a silent one not.
-        self._timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=min(timeout, 10.0), sock_read=timeout)
-        self._http: aiohttp.ClientSession | None = None
-
-    def _session(self) -> aiohttp.ClientSession:
-        if self._http is None or self._http.closed:
-            self._http = aiohttp.ClientSession(
-                timeout=self._timeout, connector=aiohttp.TCPConnector(limit=0))
-        return self._http
+        self._client = PooledClient(api_key=api_key, connect_timeout=min(timeout, 10.0),
+                                    read_timeout=timeout, content_type="application/json")
 
     async def aclose(self) -> None:
-        if self._http is not None:
-            await self._http.close()
+        await self._client.aclose()
 
     def body(self, req: SpeechRequest) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -102,8 +91,8 @@ class OpenAISpeech:
 
     async def _attempt(self, payload: bytes) -> AsyncIterator[bytes]:
         try:
-            async with self._session().post(self._url, data=payload,
-                                            headers=self._headers) as resp:
+            async with self._client.session().post(self._url, data=payload,
+                                                   headers=self._client.headers) as resp:
                 if resp.status >= 400:
                     raise TTSError(f"tts_http_{resp.status}",
                                    f"speech backend answered HTTP {resp.status}: "

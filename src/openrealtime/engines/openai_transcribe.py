@@ -19,6 +19,7 @@ import aiohttp
 import msgspec
 
 from ..audio.wav import write_wav
+from .http import PooledClient
 from .stt import STTError, TranscriptChunk, TranscriptDelta, TranscriptDone, TranscriptionRequest
 
 log = logging.getLogger(__name__)
@@ -44,21 +45,11 @@ class OpenAITranscriber:
         self._url = base_url.rstrip("/") + "/audio/transcriptions"
         self._model = model
         self._stream = stream
-        self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        # A read timeout, not a total one: a long utterance may take long, a silent server not.
-        self._timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=min(timeout, 10.0), sock_read=timeout)
-        self._http: aiohttp.ClientSession | None = None
-
-    def _session(self) -> aiohttp.ClientSession:
-        if self._http is None or self._http.closed:
-            self._http = aiohttp.ClientSession(
-                timeout=self._timeout, connector=aiohttp.TCPConnector(limit=0))
-        return self._http
+        self._client = PooledClient(api_key=api_key, connect_timeout=min(timeout, 10.0),
+                                    read_timeout=timeout, content_type=None)
 
     async def aclose(self) -> None:
-        if self._http is not None:
-            await self._http.close()
+        await self._client.aclose()
 
     def streams(self, model: str) -> bool:
         # OpenAI refuses ``stream`` for whisper-1; only its gpt-4o transcribers stream.
@@ -102,8 +93,8 @@ class OpenAITranscriber:
     async def _attempt(self, form: aiohttp.FormData,
                        duration: float) -> AsyncIterator[TranscriptChunk]:
         try:
-            async with self._session().post(self._url, data=form,
-                                            headers=self._headers) as resp:
+            async with self._client.session().post(self._url, data=form,
+                                                   headers=self._client.headers) as resp:
                 if resp.status >= 400:
                     raise STTError(f"stt_http_{resp.status}",
                                    f"transcription backend answered HTTP {resp.status}: "
