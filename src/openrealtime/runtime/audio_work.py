@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 
 from ..audio.convert import Converter
@@ -112,18 +113,20 @@ class Listener:
     def __init__(self, worker: VadWorker, feed: Feed) -> None:
         self._worker = worker
         self._feed = feed
-        self._queue: asyncio.Queue[DetectSpeech] = asyncio.Queue()
+        self._pending: deque[DetectSpeech] = deque()
+        self._arrived = asyncio.Event()
         self._stream: VadStream | None = None
         self._epoch = -1
         self.task: asyncio.Task[None] | None = None
 
     def hear(self, effect: DetectSpeech) -> None:
-        self._queue.put_nowait(effect)
+        self._pending.append(effect)
+        self._arrived.set()
 
     async def run(self) -> None:
         try:
             while True:
-                effect = await self._queue.get()
+                effect = await self._next()
                 if effect.epoch != self._epoch or self._stream is None:
                     self.close()
                     self._stream = self._worker.open_stream(effect.spec)
@@ -137,6 +140,21 @@ class Listener:
                     await self._feed(SpeechProbabilities(effect.epoch, tuple(probs)))
         finally:
             self.close()
+
+    async def _next(self) -> DetectSpeech:
+        """The next append, joined with those queued behind it in the same stream: under load
+        the VAD falls behind by several appends, and one call then does for all of them."""
+        pending = self._pending
+        while not pending:
+            self._arrived.clear()
+            await self._arrived.wait()
+        first = pending.popleft()
+        if not pending:
+            return first
+        parts = [first.audio]
+        while pending and pending[0].epoch == first.epoch and pending[0].spec == first.spec:
+            parts.append(pending.popleft().audio)
+        return DetectSpeech(first.epoch, b"".join(parts), first.spec)
 
     def close(self) -> None:
         if self._stream is not None:
