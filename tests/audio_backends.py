@@ -46,62 +46,27 @@ from typing import Any, Literal
 
 import pytest
 from aiohttp import web
+from loopback_server import LoopbackServer
 from speech import speech_pcm
 
 from openrealtime.engines import openai_speech, openai_transcribe
 
 
-class _Server:
-    """A real aiohttp server on a free loopback port; the handler is cancelled when its client
-    disconnects, which is how ``hang`` and ``stall`` notice."""
+class _Server(LoopbackServer):
+    """A speech backend: scripted failure modes, and pacing of what it streams."""
 
-    path = ""
+    url_suffix = "/v1"
 
     def __init__(self) -> None:
+        super().__init__()
         self.modes: deque[str] = deque()
         self.chunk_delay = 0.0
         self.flowing = asyncio.Event()
         self.flowing.set()
         self.chunks_sent = 0
-        self.hanging = asyncio.Event()
-        self.disconnected = asyncio.Event()
-        self._release = asyncio.Event()
-        self._runner: web.AppRunner | None = None
-        self.port = 0
-
-    async def start(self) -> str:
-        app = web.Application()
-        app.router.add_post(self.path, self._handle)
-        self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
-        return self.url
-
-    @property
-    def url(self) -> str:
-        """The base URL an engine takes (``…/v1``)."""
-        return f"http://127.0.0.1:{self.port}/v1"
-
-    async def close(self) -> None:
-        self._release.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
-        raise NotImplementedError
 
     def _mode(self) -> str:
         return self.modes.popleft() if self.modes else "ok"
-
-    async def _hang(self) -> None:
-        self.hanging.set()
-        try:
-            await self._release.wait()  # until the client goes (or the backend closes)
-        except asyncio.CancelledError:
-            self.disconnected.set()
-            raise
 
     async def _send(self, resp: web.StreamResponse, data: bytes) -> None:
         self.chunks_sent += 1  # before the write: a client may read it before write returns

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from loopback_server import LoopbackServer
 
 PROMPT_TOKENS = 17  # what the usage chunk reports for the prompt, whatever it was
 
@@ -51,40 +52,16 @@ class Reply:
     trailer: str | None = None  # "malformed", "cut", "stream error", "hang"
 
 
-class LLMBackend:
+class LLMBackend(LoopbackServer):
+    path = "/v1/chat/completions"
+
     def __init__(self) -> None:
+        super().__init__()
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self.invalid: list[str] = []
         self.usage_sent: list[dict[str, int]] = []
-        self.hanging = asyncio.Event()  # a "hang" stream is waiting for its client
-        self.disconnected = asyncio.Event()  # ...and that client went away
         self._failed_once: set[str] = set()
-        self._release = asyncio.Event()
-        self._runner: web.AppRunner | None = None
-        self.port = 0
-
-    # --- lifecycle ------------------------------------------------------------------------
-
-    async def start(self) -> str:
-        app = web.Application()
-        app.router.add_post("/v1/chat/completions", self._handle)
-        # Cancel the handler when its client disconnects: that is how "hang" notices.
-        self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
-        return self.url
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def close(self) -> None:
-        self._release.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
 
     # --- what tests look at ---------------------------------------------------------------
 
@@ -169,8 +146,7 @@ class LLMBackend:
                                         "code": None}}).encode()
             return
         if reply.trailer == "hang":
-            self.hanging.set()
-            await self._release.wait()  # until the client goes (or the backend closes)
+            await self._hang()
             return
         yield chunk({}, finish)
         if reply.usage and (body.get("stream_options") or {}).get("include_usage"):
