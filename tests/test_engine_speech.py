@@ -13,7 +13,8 @@ import pytest
 from audio_backends import TTSBackend
 from speech import seconds
 
-from openrealtime.engines.openai_speech import OpenAISpeech, WavStream
+from openrealtime.audio.wav import WavStream
+from openrealtime.engines.openai_speech import OpenAISpeech
 from openrealtime.engines.tts import SpeechRequest, TTSError
 
 TIMEOUT = 5.0
