@@ -1,10 +1,13 @@
-"""The HTTP client every OpenAI-compatible engine shares the shape of: one pooled aiohttp
-session per engine (keep-alive saves a handshake per request), a bearer key, and a read timeout
-rather than a total one (a long reply may stream for long; a silent server may not)."""
+"""What every OpenAI-compatible HTTP engine shares: one pooled aiohttp session per engine
+(keep-alive saves a handshake per request), a bearer key, a read timeout rather than a total one
+(a long reply may stream for long; a silent server may not), and reading an error body."""
 
 from __future__ import annotations
 
 import aiohttp
+import msgspec
+
+_json = msgspec.json.Decoder()
 
 
 class PooledClient:
@@ -28,3 +31,18 @@ class PooledClient:
     async def aclose(self) -> None:
         if self._http is not None:
             await self._http.close()
+
+
+def error_message(body: bytes) -> str:
+    """OpenAI's ``{"error": {"message"}}``, FastAPI's ``{"detail"}``, or the body's start."""
+    try:
+        obj = _json.decode(body)
+    except msgspec.DecodeError:
+        return body[:300].decode(errors="replace")
+    if isinstance(obj, dict):
+        err = obj.get("error")
+        if isinstance(err, dict) and isinstance(err.get("message"), str):
+            return str(err["message"])[:300]
+        if "detail" in obj:
+            return str(obj["detail"])[:300]
+    return str(obj)[:300]

@@ -21,8 +21,7 @@ import msgspec
 from ..audio.convert import Converter
 from ..audio.spec import AudioSpec
 from ..audio.wav import WavStream
-from .http import PooledClient
-from .openai_transcribe import error_message
+from .http import PooledClient, error_message
 from .tts import SpeechRequest, TTSError
 
 log = logging.getLogger(__name__)

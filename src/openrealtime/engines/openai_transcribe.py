@@ -19,7 +19,7 @@ import aiohttp
 import msgspec
 
 from ..audio.wav import write_wav
-from .http import PooledClient
+from .http import PooledClient, error_message
 from .stt import STTError, TranscriptChunk, TranscriptDelta, TranscriptDone, TranscriptionRequest
 
 log = logging.getLogger(__name__)
@@ -182,19 +182,3 @@ def _done(obj: dict[str, Any], duration: float) -> TranscriptDone:
     if not (isinstance(tokens_in, int) and isinstance(tokens_out, int)):
         tokens_in = tokens_out = None  # a duration usage, or none: report the audio's length
     return TranscriptDone(text, duration, tokens_in, tokens_out)
-
-
-def error_message(body: bytes) -> str:
-    """OpenAI's ``{"error": {"message"}}``, FastAPI's ``{"detail"}``, or the body's start."""
-    try:
-        obj = _json.decode(body)
-    except msgspec.DecodeError:
-        return body[:300].decode(errors="replace")
-    if isinstance(obj, dict):
-        err = obj.get("error")
-        if isinstance(err, dict) and isinstance(err.get("message"), str):
-            return str(err["message"])[:300]
-        if "detail" in obj:
-            return str(obj["detail"])[:300]
-    return str(obj)[:300]
-
