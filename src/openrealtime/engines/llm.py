@@ -52,7 +52,7 @@ Chunk = TextChunk | ToolCallChunk | FinishChunk
 
 ErrorCode = Literal[
     "llm_unreachable", "llm_timeout", "llm_http_error", "llm_malformed_stream",
-    "llm_not_configured",
+    "llm_not_configured", "llm_engine_error",
 ]
 
 
