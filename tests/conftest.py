@@ -104,8 +104,12 @@ async def run_server(settings: Settings) -> AsyncIterator[int]:
 
 
 def server_settings(backend: LLMBackend, **overrides: Any) -> Settings:
-    return Settings(port=0, llm_base_url=backend.url + "/v1", llm_model="test-model",
-                    llm_api_key="backend-key", **overrides)
+    """A text-only server on the fixture LLM: the embedded speech engines stay off unless a
+    test turns them on, so sessions default to text output as they do without a TTS."""
+    values: dict[str, Any] = {
+        "port": 0, "llm_base_url": backend.url + "/v1", "llm_model": "test-model",
+        "llm_api_key": "backend-key", "asr_engine": "none", "tts_engine": "none", **overrides}
+    return Settings(**values)
 
 
 @pytest.fixture
@@ -124,7 +128,8 @@ class AudioServer(RunningServer):
 async def audio_server(backend: LLMBackend, tts_backend: TTSBackend,
                        asr_backend: ASRBackend) -> AsyncIterator[AudioServer]:
     """The server with real HTTP speech-to-text and text-to-speech backends behind it."""
-    settings = server_settings(backend, asr_base_url=asr_backend.url, asr_model="test-asr",
+    settings = server_settings(backend, asr_engine="openai", asr_base_url=asr_backend.url,
+                               asr_model="test-asr", tts_engine="openai",
                                tts_base_url=tts_backend.url, tts_model="test-tts")
     async with run_server(settings) as port:
         yield AudioServer(port, backend, tts=tts_backend, asr=asr_backend)

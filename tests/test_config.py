@@ -39,6 +39,15 @@ VALID: dict[str, tuple[str, object]] = {
     "tts_api_key": ("sk-tts", "sk-tts"),
     "api_key": ("server-key", "server-key"),
     "log_level": ("DEBUG", "debug"),
+    "max_sessions": ("200", 200),
+    "max_session_minutes": ("5", 5),
+    "llm_engine": ("Echo", "echo"),
+    "llm_rules": ("rules.yaml", "rules.yaml"),
+    "asr_engine": ("none", "none"),
+    "asr_device": ("cuda", "cuda"),
+    "tts_engine": ("none", "none"),
+    "tts_voice": ("en-us+f3", "en-us+f3"),
+    "tts_voices": ("voices-v1.0.bin", "voices-v1.0.bin"),
 }
 
 # (setting, bad value) pairs; each must be refused with a message naming the flag.
@@ -61,6 +70,12 @@ INVALID: list[tuple[str, str]] = [
     ("log_level", ""),
     ("host", ""),
     ("llm_model", "   "),
+    ("llm_engine", "gpt"),
+    ("asr_engine", "whisper"),
+    ("tts_engine", "say"),
+    ("asr_device", "tpu"),
+    ("max_sessions", "-1"),
+    ("max_session_minutes", "0"),
 ]
 
 

@@ -14,11 +14,16 @@ from typing import Any
 import aiohttp
 import pytest
 import websockets
-from conftest import API_KEY, TIMEOUT, RealtimeClient, RunningServer, run_server
+from conftest import (
+    API_KEY,
+    TIMEOUT,
+    RealtimeClient,
+    RunningServer,
+    run_server,
+    server_settings,
+)
 from llm_backend import PROMPT_TOKENS, LLMBackend, fragments
 from websockets.asyncio.client import connect as ws_connect
-
-from openrealtime.config import Settings
 
 Event = dict[str, Any]
 
@@ -336,7 +341,7 @@ async def test_malformed_stream_closes_the_partial_item(
 
 async def test_unreachable_backend_fails_the_response(backend: LLMBackend, connect: Any) -> None:
     await backend.close()  # its port is now closed
-    async with run_server(Settings(port=0, llm_base_url=backend.url + "/v1")) as port:
+    async with run_server(server_settings(backend, llm_api_key=None)) as port:
         async with connect(RunningServer(port, backend)) as client:
             events = await turn(client, "say: anyone?")
     details = events[-1]["response"]["status_details"]
@@ -509,6 +514,26 @@ async def test_missing_or_wrong_key_is_refused_before_upgrade(
             assert resp.status == 401
             body = await resp.json()
     assert body["error"]["code"] == "invalid_api_key"
+
+
+async def test_past_max_sessions_a_handshake_gets_503_and_a_slot_frees_on_close(
+        backend: LLMBackend, connect: Any) -> None:
+    async with run_server(server_settings(backend, max_sessions=1)) as port:
+        running = RunningServer(port, backend)
+        async with connect(running) as first:
+            assert await handshake_status(running.realtime_url) == 503
+            # The session already open is untouched by the refusal.
+            assert reply_text(await turn(first, "say: still here")) == "still here"
+        # Its slot is free again once it closes (the server sees the close asynchronously).
+        async with asyncio.timeout(TIMEOUT):
+            while True:
+                try:
+                    async with connect(running) as second:
+                        assert reply_text(await turn(second, "say: next")) == "next"
+                    break
+                except websockets.InvalidStatus as err:
+                    assert err.response.status_code == 503
+                    await asyncio.sleep(0.01)
 
 
 async def test_sdk_with_wrong_key_is_refused(secured_server: RunningServer,

@@ -17,52 +17,102 @@ from .engines.stt import Transcriber
 from .engines.tts import Synthesizer
 from .runtime.driver import Engines
 from .runtime.vad_worker import VadWorker
+from .session.limits import Limits
 from .transports.websocket import realtime_handler
 
 log = logging.getLogger(__name__)
 
 
-def build_llm(settings: Settings) -> LLM:
-    if settings.llm_base_url:
-        return OpenAIChatLLM(settings.llm_base_url, model=settings.llm_model,
-                             api_key=settings.llm_api_key)
+def build_llm(s: Settings) -> LLM:
+    if s.llm == "openai":
+        assert s.llm_base_url is not None  # load_settings checks each engine's needs
+        return OpenAIChatLLM(s.llm_base_url, model=s.llm_model, api_key=s.llm_api_key)
+    if s.llm == "scripted":
+        from .engines.scripted import ScriptedLLM
+
+        assert s.llm_rules is not None
+        return ScriptedLLM.from_file(s.llm_rules)
+    if s.llm == "llama-cpp":
+        from .engines.llama_cpp_llm import LlamaCppLLM
+
+        assert s.llm_model is not None
+        return LlamaCppLLM(s.llm_model)
     return EchoLLM()
 
 
-def build_stt(settings: Settings) -> Transcriber | None:
-    if settings.asr_base_url:
-        return OpenAITranscriber(settings.asr_base_url, model=settings.asr_model,
-                                 api_key=settings.asr_api_key)
+def build_stt(s: Settings) -> Transcriber | None:
+    if s.asr == "openai":
+        assert s.asr_base_url is not None
+        return OpenAITranscriber(s.asr_base_url, model=s.asr_model, api_key=s.asr_api_key)
+    if s.asr == "faster-whisper":
+        from .engines.faster_whisper_stt import FasterWhisperTranscriber
+
+        assert s.asr_model is not None
+        return FasterWhisperTranscriber(s.asr_model, device=s.asr_device)
+    if s.asr == "pocketsphinx":
+        from .engines.pocketsphinx_stt import PocketsphinxTranscriber
+
+        return PocketsphinxTranscriber(model_dir=s.asr_model)
     return None
 
 
-def build_tts(settings: Settings) -> Synthesizer | None:
-    if settings.tts_base_url:
-        return OpenAISpeech(settings.tts_base_url, model=settings.tts_model or "tts-1",
-                            api_key=settings.tts_api_key)
+def build_tts(s: Settings) -> Synthesizer | None:
+    if s.tts == "openai":
+        assert s.tts_base_url is not None
+        return OpenAISpeech(s.tts_base_url, model=s.tts_model or "tts-1", api_key=s.tts_api_key,
+                            voice=s.tts_voice)
+    if s.tts == "piper":
+        from .engines.piper_tts import PiperSynthesizer
+
+        assert s.tts_model is not None
+        return PiperSynthesizer(s.tts_model, speaker=s.tts_voice)
+    if s.tts == "kokoro":
+        from .engines.kokoro_tts import KokoroSynthesizer
+
+        assert s.tts_model is not None
+        return KokoroSynthesizer(s.tts_model, voices=s.tts_voices, voice=s.tts_voice)
+    if s.tts == "espeak":
+        from .engines.espeak_tts import EspeakSynthesizer
+
+        return EspeakSynthesizer(voice=s.tts_voice)
     return None
 
 
 def build_engines(settings: Settings) -> Engines:
+    """Load every chosen engine; raises ``EngineLoadError`` (one line) when one cannot start."""
     # One VAD model for the whole server; every session's frames are batched through it.
     return Engines(llm=build_llm(settings), vad=VadWorker(SileroVad()),
                    stt=build_stt(settings), tts=build_tts(settings))
 
 
-def describe_engines(settings: Settings) -> list[str]:
-    stt = (f"OpenAI-compatible transcription at {settings.asr_base_url}"
-           if settings.asr_base_url else "none (set --asr-base-url)")
-    tts = (f"OpenAI-compatible speech at {settings.tts_base_url}"
-           if settings.tts_base_url else "none: replies are text only (set --tts-base-url)")
-    return [f"LLM: {describe_llm(settings)}", "VAD: Silero (onnxruntime, shared)",
-            f"speech-to-text: {stt}", f"text-to-speech: {tts}"]
-
-
-def describe_llm(settings: Settings) -> str:
-    if settings.llm_base_url:
-        model = settings.llm_model or "the session's model name"
-        return f"OpenAI-compatible chat at {settings.llm_base_url} (model: {model})"
-    return "echo (replies with what it heard; set --llm-base-url for a real model)"
+def describe_engines(s: Settings) -> list[str]:
+    """The banner's lines: every active engine, and how to reach a real model."""
+    llm = {
+        "echo": "echo (replies with what it heard)",
+        "scripted": f"scripted (rules from {s.llm_rules})",
+        "openai": f"OpenAI-compatible chat at {s.llm_base_url} "
+                  f"(model: {s.llm_model or 'the session model name'})",
+        "llama-cpp": f"llama.cpp in-process ({s.llm_model})",
+    }[s.llm]
+    asr = {
+        "pocketsphinx": "pocketsphinx (embedded, English, modest accuracy)",
+        "openai": f"OpenAI-compatible transcription at {s.asr_base_url}",
+        "faster-whisper": f"faster-whisper in-process ({s.asr_model}, device {s.asr_device})",
+        "none": "none: audio input is not transcribed",
+    }[s.asr]
+    tts = {
+        "espeak": "espeak-ng (embedded; Realtime voice names map to espeak voices)",
+        "openai": f"OpenAI-compatible speech at {s.tts_base_url}",
+        "piper": f"piper in-process ({s.tts_model})",
+        "kokoro": f"kokoro in-process ({s.tts_model})",
+        "none": "none: replies are text only",
+    }[s.tts]
+    lines = [f"LLM: {llm}", f"speech-to-text: {asr}", f"text-to-speech: {tts}",
+             "VAD: Silero (onnxruntime, shared by all sessions)"]
+    if s.llm in ("echo", "scripted"):
+        lines.append("For a real model: --llm-base-url http://localhost:11434/v1 "
+                     "--llm-model llama3.2 (Ollama; any OpenAI-compatible server works)")
+    return lines
 
 
 async def healthz(_request: web.Request) -> web.Response:
@@ -72,7 +122,9 @@ async def healthz(_request: web.Request) -> web.Response:
 def build_app(settings: Settings, engines: Engines | None = None) -> web.Application:
     engines = engines or build_engines(settings)
     app = web.Application()
-    app.router.add_get("/v1/realtime", realtime_handler(engines, settings.api_key))
+    app.router.add_get("/v1/realtime", realtime_handler(
+        engines, settings.api_key, limits=Limits(max_session_s=settings.max_session_minutes * 60),
+        max_sessions=settings.max_sessions))
     app.router.add_get("/healthz", healthz)
 
     async def close_engines(_app: web.Application) -> None:

@@ -30,6 +30,14 @@ def unauthorized() -> web.Response:
         status=401)
 
 
+def server_full(limit: int) -> web.Response:
+    return web.json_response(
+        {"error": {"message": f"The server is at its limit of {limit} sessions; try again "
+                              "later.", "type": "server_error", "code": "server_busy",
+                   "param": None}},
+        status=503, headers={"Retry-After": "1"})
+
+
 def realtime_handler(
     engines: Engines,
     api_key: str | None,
@@ -37,13 +45,27 @@ def realtime_handler(
     caps: Capabilities | None = None,
     limits: Limits | None = None,
     clock: Callable[[], float] = time.time,
+    max_sessions: int = 0,
 ) -> Callable[[web.Request], asyncio.Future[web.StreamResponse]]:
+    """``max_sessions`` > 0 caps the sessions open at once: past it a handshake is refused
+    with 503 before any work, so the sessions already running keep their real-time budget."""
     limits = limits or Limits()
     caps = caps or Capabilities(audio_output=engines.tts is not None)
+    open_sessions = 0
 
     async def handle(request: web.Request) -> web.StreamResponse:
+        nonlocal open_sessions
         if not authorized(request.headers, api_key):
             return unauthorized()
+        if max_sessions and open_sessions >= max_sessions:
+            return server_full(max_sessions)
+        open_sessions += 1
+        try:
+            return await serve(request)
+        finally:
+            open_sessions -= 1
+
+    async def serve(request: web.Request) -> web.StreamResponse:
         # Browsers abort the handshake unless the server picks ``realtime`` from their offer.
         ws = web.WebSocketResponse(protocols=("realtime",), max_msg_size=MAX_INCOMING,
                                    autoping=True, compress=False)
