@@ -25,12 +25,11 @@ import numpy.typing as npt
 
 from ..audio.convert import Converter, to_float32
 from ..audio.spec import AudioSpec
-from .loading import EngineLoadError, hub_failure, require
+from .loading import HUB_TIMEOUT, EngineLoadError, first_line, from_hub, require
 from .stt import STTError, TranscriptChunk, TranscriptDelta, TranscriptDone, TranscriptionRequest
 
 ENGINE = "faster-whisper"
 SAMPLE_RATE = 16000
-HUB_TIMEOUT = 10.0
 _FLAG = "--asr-model"
 _LOCAL_EXAMPLE = "/path/to/faster-whisper-small"
 Emit = Callable[[str], None]
@@ -52,7 +51,7 @@ class FasterWhisperTranscriber:
         except Exception as err:  # CTranslate2 raises bare RuntimeError/ValueError
             raise EngineLoadError(
                 f"the {ENGINE} engine could not load {path} on device {device!r} with compute "
-                f"type {compute_type!r} ({_first_line(err)})") from None
+                f"type {compute_type!r} ({first_line(err)})") from None
         self._languages = frozenset(self._model.supported_languages)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=ENGINE)
         self._running: set[threading.Event] = set()
@@ -105,7 +104,7 @@ class FasterWhisperTranscriber:
                 raise STTError("stt_unavailable", f"the {ENGINE} engine was closed.")
             if (err := job.exception()) is not None:
                 raise STTError("stt_engine_error",
-                               f"{ENGINE} transcription failed: {_first_line(err)}")
+                               f"{ENGINE} transcription failed: {first_line(err)}")
         finally:
             stop.set()  # the worker sees it before its next window and lets the next one in
             self._running.discard(stop)
@@ -190,22 +189,13 @@ def _checked(path: Path, model: str) -> str:
 
 def _download(fw: Any, model: str) -> str:
     hub = require("huggingface_hub", engine=ENGINE, extra="whisper")
-    try:
-        cached: str = fw.download_model(model, local_files_only=True)
-        if (Path(cached) / "model.bin").is_file():
-            return cached
-    except Exception:
-        pass  # not in the cache (the error's type differs between huggingface_hub versions)
-    try:
-        # One short request first: huggingface_hub sets no timeout on the requests that list a
-        # repository, so a network that drops packets would hold startup for minutes.
-        hub.get_session().head(hub.constants.ENDPOINT, timeout=HUB_TIMEOUT)
-        return str(fw.download_model(model))
-    except Exception as err:
-        raise EngineLoadError(hub_failure(ENGINE, model, err, flag=_FLAG,
-                                          local=_LOCAL_EXAMPLE)) from None
 
+    def cached() -> str | None:
+        path: str = fw.download_model(model, local_files_only=True)
+        return path if (Path(path) / "model.bin").is_file() else None
 
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
+    return from_hub(ENGINE, model, cached=cached,
+                    probe=lambda: hub.get_session().head(hub.constants.ENDPOINT,
+                                                         timeout=HUB_TIMEOUT),
+                    download=lambda: str(fw.download_model(model)), flag=_FLAG,
+                    local=_LOCAL_EXAMPLE)

@@ -15,7 +15,7 @@ parse a tool call out of generated text: a tool call comes out only for a named 
 With ``"auto"`` a model's own tool-call syntax arrives as plain text. Its
 ``chatml-function-calling`` format cannot stream an automatic tool call (it raises) and holds
 its text answers to a function name, so it does not help here. For tool use with ``"auto"``, run
-``llama-server --jinja`` and use the ``openai-chat`` engine.
+``llama-server --jinja`` and use the ``openai`` LLM engine.
 """
 
 from __future__ import annotations
@@ -32,10 +32,9 @@ import msgspec
 from ..protocol.session_types import ToolChoice, ToolChoiceFunction
 from .chat_messages import to_messages, to_tool_choice, to_tools
 from .llm import Chunk, FinishChunk, LLMError, LLMRequest, TextChunk, ToolCallChunk, estimate_tokens
-from .loading import EngineLoadError, hub_failure, require
+from .loading import HUB_TIMEOUT, EngineLoadError, first_line, from_hub, require
 
 ENGINE = "llama.cpp"
-HUB_TIMEOUT = 10.0
 Reason = Literal["stop", "length", "tool_calls", "content_filter"]
 _FINISH: dict[str, Reason] = {"stop": "stop", "length": "length", "tool_calls": "tool_calls"}
 Emit = Callable[[Chunk | LLMError | None], None]
@@ -55,7 +54,7 @@ class LlamaCppLLM:
                                                chat_format=chat_format, verbose=False)
         except Exception as err:  # llama-cpp-python says only ValueError("Failed to load ...")
             raise EngineLoadError(
-                f"the {ENGINE} engine could not load {path} ({_first_line(err)}); is it a GGUF "
+                f"the {ENGINE} engine could not load {path} ({first_line(err)}); is it a GGUF "
                 f"model of an architecture this llama-cpp-python supports?") from None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama.cpp")
         self._running: set[threading.Event] = set()
@@ -107,7 +106,7 @@ class LlamaCppLLM:
         except LLMError as err:
             emit(err)
         except Exception as err:
-            emit(LLMError("llm_engine_error", f"{ENGINE} generation failed: {_first_line(err)}"))
+            emit(LLMError("llm_engine_error", f"{ENGINE} generation failed: {first_line(err)}"))
         emit(None)
 
     def _chunks(self, args: dict[str, Any], stop: threading.Event) -> Iterator[Chunk]:
@@ -220,20 +219,10 @@ def _hub_reference(model: str) -> tuple[str, str] | None:
 
 def _download(repo_id: str, filename: str, model: str) -> str:
     hub = require("huggingface_hub", engine=ENGINE, extra="llama")
-    try:
-        return str(hub.hf_hub_download(repo_id, filename, local_files_only=True))
-    except Exception:
-        pass  # not in the cache (the error's type differs between huggingface_hub versions)
-    try:
-        # One short request first: hf_hub_download retries an unreachable hub for about half
-        # a minute before it gives up.
-        hub.get_hf_file_metadata(hub.hf_hub_url(repo_id, filename), timeout=HUB_TIMEOUT)
-        return str(hub.hf_hub_download(repo_id, filename))
-    except Exception as err:
-        raise EngineLoadError(hub_failure(ENGINE, model, err, flag="--llm-model",
-                                          local="/path/to/model.gguf")) from None
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
+    return from_hub(
+        ENGINE, model,
+        cached=lambda: str(hub.hf_hub_download(repo_id, filename, local_files_only=True)),
+        probe=lambda: hub.get_hf_file_metadata(hub.hf_hub_url(repo_id, filename),
+                                               timeout=HUB_TIMEOUT),
+        download=lambda: str(hub.hf_hub_download(repo_id, filename)),
+        flag="--llm-model", local="/path/to/model.gguf")

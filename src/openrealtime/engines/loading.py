@@ -4,6 +4,7 @@ message is a single line a user can act on (what was tried, and what to do inste
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from types import ModuleType
 
 
@@ -27,7 +28,38 @@ def require(module: str, *, engine: str, extra: str) -> ModuleType:
 
 def hub_failure(engine: str, name: str, err: BaseException, *, flag: str, local: str) -> str:
     """The message for a model that is neither on disk nor downloadable."""
-    reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+    reason = first_line(err)
     return (f"the {engine} engine: {name!r} is not a local path, and downloading it from the "
             f"Hugging Face hub failed ({reason}); to use a model on disk, pass its path: "
             f"{flag} {local}")
+
+
+def first_line(err: BaseException) -> str:
+    """An exception as one line: engines' libraries raise multi-line or empty messages."""
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+# huggingface_hub sets no timeout on some of its requests and retries an unreachable hub for
+# about half a minute: one short request first makes an offline start fail in seconds.
+HUB_TIMEOUT = 10.0
+
+
+def from_hub(engine: str, model: str, *, cached: Callable[[], str | None],
+             probe: Callable[[], object], download: Callable[[], str], flag: str,
+             local: str) -> str:
+    """A hub model's local path: from the cache when it is there (so an offline start works once
+    it was downloaded), else downloaded after ``probe`` (a request with ``HUB_TIMEOUT``) shows the
+    hub answers. Any failure is an ``EngineLoadError`` saying what was tried and ``flag local``.
+    """
+    try:
+        path = cached()
+        if path:
+            return path
+    except Exception:
+        pass  # not in the cache (the error's type differs between huggingface_hub versions)
+    try:
+        probe()
+        return download()
+    except Exception as err:
+        raise EngineLoadError(hub_failure(engine, model, err, flag=flag, local=local)) from None
