@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .loading import EngineLoadError, require
-from .local_tts import ThreadedSynthesis, first_line, model_file, pcm16
+from .loading import EngineLoadError, first_line, require
+from .local_tts import ThreadedSynthesis, model_file, pcm16
 from .tts import SpeechRequest
 
 ENGINE = "kokoro"

@@ -16,7 +16,7 @@ from typing import Any, TypeVar, cast
 import numpy as np
 import numpy.typing as npt
 
-from .loading import EngineLoadError
+from .loading import EngineLoadError, first_line
 from .tts import TTSError
 
 T = TypeVar("T")
@@ -31,11 +31,6 @@ ENGINE_ERROR = "tts_engine_error"
 # was cancelled; more would only split the CPU that each model run already uses in full.
 WORKERS = 2
 _DONE = object()
-
-
-def first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
 
 
 def model_file(engine: str, model: str, *, download: str, what: str) -> Path:

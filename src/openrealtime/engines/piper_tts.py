@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from .loading import EngineLoadError, require
-from .local_tts import ThreadedSynthesis, first_line, model_file, stable_index
+from .loading import EngineLoadError, first_line, require
+from .local_tts import ThreadedSynthesis, model_file, stable_index
 from .tts import SpeechRequest
 
 ENGINE = "piper"
