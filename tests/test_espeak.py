@@ -62,3 +62,48 @@ def test_concurrent_calls_get_their_own_audio() -> None:
         got = list(pool.map(lambda job: espeak.synthesize(job[0], rate_wpm=job[1])[0], jobs))
     for job, pcm in zip(jobs, got, strict=True):
         assert len(pcm) == pytest.approx(expected[job], rel=0.05), job
+
+
+def test_stream_hands_over_pieces_and_stops_when_told() -> None:
+    whole, rate = espeak.synthesize(SENTENCE)
+    pieces: list[bytes] = []
+
+    def keep(pcm: bytes) -> bool:
+        pieces.append(pcm)
+        return True
+
+    assert espeak.stream(SENTENCE, keep)
+    assert len(pieces) > 10 and all(len(p) % 2 == 0 for p in pieces)  # 60 ms each
+    assert len(b"".join(pieces)) == pytest.approx(len(whole), rel=0.05)
+
+    pieces.clear()
+
+    def keep_three(pcm: bytes) -> bool:
+        pieces.append(pcm)
+        return len(pieces) < 3
+
+    assert not espeak.stream(SENTENCE, keep_three)
+    assert len(pieces) == 3  # no piece after the one that said stop
+    # A stopped synthesis leaves nothing behind for the next one.
+    assert seconds(espeak.synthesize(SENTENCE)[0], rate) == pytest.approx(
+        seconds(whole, rate), rel=0.05)
+
+
+def test_stream_raises_what_its_callback_raised() -> None:
+    def refuse(_pcm: bytes) -> bool:
+        raise ValueError("no thanks")
+
+    with pytest.raises(ValueError, match="no thanks"):
+        espeak.stream(SENTENCE, refuse)
+    assert espeak.synthesize("hello")[0]
+
+
+def test_has_voice_checks_the_voice_and_its_variant() -> None:
+    variants = espeak.list_variants()
+    assert {"m1", "m3", "f2", "f5"} <= set(variants)
+    assert espeak.has_voice("en-us") and espeak.has_voice("en-us+f2")
+    assert espeak.has_voice("de") and espeak.has_voice("gmw/en-US")
+    # espeak itself would speak these (it ignores an unknown variant), so check them here.
+    assert not espeak.has_voice("en-us+nope")
+    assert not espeak.has_voice("no-such-voice")
+    assert espeak.synthesize("hello", voice="en-us+m3")[0]

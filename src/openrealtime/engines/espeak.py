@@ -6,13 +6,15 @@ where no TTS server is configured. Calls block; run them in a thread (``asyncio.
 espeak's C API keeps all of its state in globals (one voice, one set of parameters, one
 callback), so every call here runs under one lock and the library is initialised once, in
 ``AUDIO_OUTPUT_SYNCHRONOUS`` mode: ``espeak_Synth`` returns only when the callback has been
-given every sample.
+given every sample (in 60 ms pieces, as they are made), or when the callback asked it to stop.
 """
 
 from __future__ import annotations
 
 import ctypes
+import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,6 +59,7 @@ class _Engine:
         try:
             lib: Any = ctypes.CDLL(espeakng_loader.get_library_path())
             data_path = espeakng_loader.get_data_path().encode()
+            self.variants_dir = os.path.join(espeakng_loader.get_data_path(), "voices", "!v")
         except (OSError, RuntimeError) as err:
             raise EspeakError(f"cannot load espeak-ng: {err}") from None
         lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p,
@@ -78,33 +81,64 @@ class _Engine:
         self.sample_rate: int = rate
         self.default_pitch: int = lib.espeak_GetParameter(_PITCH, 0)
         self.voice: str | None = None
-        self.pieces: list[bytes] = []
+        self.sink: Callable[[bytes], bool] | None = None
+        self.sink_error: BaseException | None = None
         # Kept on the instance: ctypes frees a callback whose Python object is collected.
-        self.callback = _Callback(self._collect)
+        self.callback = _Callback(self._deliver)
         lib.espeak_SetSynthCallback(self.callback)
 
-    def _collect(self, wav: Any, count: int, _events: Any) -> int:
-        if wav and count > 0:
-            self.pieces.append(ctypes.string_at(wav, count * 2))
-        return 0  # 0 = go on
+    def _deliver(self, wav: Any, count: int, _events: Any) -> int:
+        if not wav or count <= 0 or self.sink is None:
+            return 0
+        try:
+            keep = self.sink(ctypes.string_at(wav, count * 2))
+        except BaseException as err:  # an exception cannot cross the C frames: carry it over
+            self.sink_error = err
+            return 1
+        return 0 if keep else 1  # 1 = abort: espeak_Synth returns at once
 
-    def synthesize(self, text: str, voice: str, rate_wpm: int, pitch: int | None) -> bytes:
-        if voice != self.voice:
-            if self.lib.espeak_SetVoiceByName(voice.encode()) != _EE_OK:
-                raise EspeakError(f"espeak-ng has no voice {voice!r}")
-            self.voice = voice
+    def set_voice(self, voice: str) -> bool:
+        if voice == self.voice:
+            return True
+        if self.lib.espeak_SetVoiceByName(voice.encode()) != _EE_OK:
+            self.voice = None  # whatever espeak holds now, the next call sets its own
+            return False
+        self.voice = voice
+        return True
+
+    def speak(self, text: str, voice: str, rate_wpm: int, pitch: int | None,
+              sink: Callable[[bytes], bool]) -> bool:
+        if not self.set_voice(voice):
+            raise EspeakError(f"espeak-ng has no voice {voice!r}")
         # Parameters are global and sticky: set both every time so no call inherits another's.
         self.lib.espeak_SetParameter(_RATE, max(RATE_MIN, min(RATE_MAX, rate_wpm)), 0)
         self.lib.espeak_SetParameter(
             _PITCH, self.default_pitch if pitch is None else max(0, min(100, pitch)), 0)
         data = text.encode() + b"\0"
-        self.pieces = []
-        err = self.lib.espeak_Synth(data, len(data), 0, _POS_CHARACTER, 0, _CHARS_UTF8,
-                                    None, None)
+        stopped = False
+
+        def deliver(pcm: bytes) -> bool:
+            nonlocal stopped
+            stopped = not sink(pcm)
+            return not stopped
+
+        self.sink, self.sink_error = deliver, None
+        try:
+            err = self.lib.espeak_Synth(data, len(data), 0, _POS_CHARACTER, 0, _CHARS_UTF8,
+                                        None, None)
+        finally:
+            self.sink, raised, self.sink_error = None, self.sink_error, None
+        if raised is not None:
+            raise raised
         if err != _EE_OK:
             raise EspeakError(f"espeak_Synth failed ({err})")
-        pcm, self.pieces = b"".join(self.pieces), []
-        return pcm
+        return not stopped
+
+    def variants(self) -> list[str]:
+        try:
+            return sorted(os.listdir(self.variants_dir))
+        except OSError:
+            return []
 
     def list_voices(self) -> list[Voice]:
         out: list[Voice] = []
@@ -149,9 +183,30 @@ def synthesize(text: str, voice: str = "en", rate_wpm: int = 175,
     ``voice`` is an espeak voice name or language (``en``, ``en-us``, ``de``); ``rate_wpm`` is
     clamped to 80–450 words a minute; ``pitch`` is 0–100 (``None``: the voice's default).
     """
+    pieces: list[bytes] = []
+
+    def keep(pcm: bytes) -> bool:
+        pieces.append(pcm)
+        return True
+
     with _lock:
         engine = _get()
-        return engine.synthesize(text, voice, rate_wpm, pitch), engine.sample_rate
+        engine.speak(text, voice, rate_wpm, pitch, keep)
+        return b"".join(pieces), engine.sample_rate
+
+
+def stream(text: str, on_audio: Callable[[bytes], bool], voice: str = "en",
+           rate_wpm: int = 175, pitch: int | None = None) -> bool:
+    """Speak ``text`` piece by piece: ``on_audio`` gets each piece of PCM16 (whole samples, at
+    ``sample_rate()``) on this thread as soon as espeak makes it. Blocking.
+
+    ``on_audio`` returns whether to go on: ``False`` stops the synthesis at once, and this
+    returns ``False``; it returns ``True`` once all of ``text`` was spoken. An exception raised
+    by ``on_audio`` stops the synthesis and is raised here. Other calls wait meanwhile (espeak
+    has one global state), so ``on_audio`` should hand the piece over, not hold on to it.
+    """
+    with _lock:
+        return _get().speak(text, voice, rate_wpm, pitch, on_audio)
 
 
 def sample_rate() -> int:
@@ -163,3 +218,19 @@ def sample_rate() -> int:
 def list_voices() -> list[Voice]:
     with _lock:
         return _get().list_voices()
+
+
+def list_variants() -> list[str]:
+    """The variants a voice name may end with after a ``+`` (``m1``…``m8``, ``f1``…``f5``,
+    and named ones such as ``Annie`` or ``klatt``)."""
+    with _lock:
+        return _get().variants()
+
+
+def has_voice(voice: str) -> bool:
+    """Whether ``voice`` (``en-us``, ``en-us+f2``, ``gmw/en-US``…) names a voice espeak has, and
+    its variant, if any, one of ``list_variants()`` (espeak itself ignores an unknown one)."""
+    base, plus, variant = voice.partition("+")
+    with _lock:
+        engine = _get()
+        return engine.set_voice(base) and (not plus or variant in engine.variants())
