@@ -69,10 +69,9 @@ def parser() -> argparse.ArgumentParser:
         serve.add_argument(flag(name), dest=name, default=None, metavar="VALUE",
                            help=f"{HELP[name]} [env {env_name(name)}; file {file_key(name)}]")
     sub.add_parser("engines", help="list every engine, whether it is installed, what it needs")
-    from .talk.command import add_arguments
+    from .talk import command as talk
 
-    add_arguments(sub.add_parser("talk", help="talk to a Realtime server from a WAV file or "
-                                              "the microphone"))
+    talk.add_arguments(sub.add_parser("talk", help=talk.HELP, description=talk.DESCRIPTION))
     return p
 
 
