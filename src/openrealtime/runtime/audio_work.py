@@ -26,6 +26,7 @@ from ..session.effects import (
     TranscriptionDone,
     TranscriptionFailed,
 )
+from .streams import aclose_quietly
 from .vad_worker import VadStream, VadWorker
 
 log = logging.getLogger(__name__)
@@ -51,8 +52,9 @@ async def transcribe(engine: Transcriber | None, effect: Transcribe, feed: Feed)
                                    model=effect.model, language=effect.language,
                                    prompt=effect.prompt)
     streamed = False
+    stream = engine.transcribe(request)
     try:
-        async for chunk in engine.transcribe(request):
+        async for chunk in stream:
             if isinstance(chunk, TranscriptDelta):
                 streamed = True
                 await feed(TranscriptionDelta(iid, chunk.text))
@@ -67,6 +69,8 @@ async def transcribe(engine: Transcriber | None, effect: Transcribe, feed: Feed)
     except STTError as err:
         log.warning("transcription of %s failed: %s", iid, err.message)
         await feed(TranscriptionFailed(iid, err.code, err.message))
+    finally:
+        await aclose_quietly(stream)
 
 
 class Speaker:
@@ -91,14 +95,19 @@ class Speaker:
         rid, seg = effect.response_id, effect.segment
         conv = Converter(AudioSpec("pcm16", self._engine.sample_rate), effect.spec)
         request = SpeechRequest(text=effect.text, voice=effect.voice, speed=effect.speed)
+        stream = self._engine.synthesize(request)
         try:
-            async for chunk in self._engine.synthesize(request):
+            async for chunk in stream:
                 await self._send(rid, seg, conv.convert(chunk))
             await self._send(rid, seg, conv.flush())
         except TTSError as err:
             log.warning("speech of response %s failed: %s", rid, err.message)
             await self._feed(SpeechFailed(rid, err.code, err.message))
             return False
+        finally:
+            # On a cancel (barge-in) the engine stops now: espeak's lock, a worker thread or
+            # the HTTP stream is released before the next response asks for it.
+            await aclose_quietly(stream)
         await self._feed(SpeechDone(rid, seg))
         return True
 

@@ -36,6 +36,7 @@ from ..session.effects import (
     Transcribe,
 )
 from .audio_work import Listener, Speaker, transcribe
+from .streams import aclose_quietly
 from .vad_worker import VadWorker
 
 log = logging.getLogger(__name__)
@@ -259,16 +260,6 @@ class SessionDriver:
         finally:
             # Close the engine's stream now (its HTTP response with it), not when the
             # generator is collected: after a return, an error, or a cancel outside it.
-            await _aclose(stream)
+            await aclose_quietly(stream)
             if self._tasks.get(rid) is asyncio.current_task():
                 del self._tasks[rid]
-
-
-async def _aclose(stream: object) -> None:
-    aclose = getattr(stream, "aclose", None)
-    if aclose is None:
-        return
-    try:
-        await aclose()
-    except Exception:
-        log.debug("closing an LLM stream failed", exc_info=True)
