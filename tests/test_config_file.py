@@ -185,3 +185,14 @@ def test_serve_help_shows_the_config_flag() -> None:
         proc.stdout)
     assert "[llm] base_url" in proc.stdout
 
+
+
+def test_a_model_that_cannot_be_downloaded_stops_the_start_saying_what_to_do() -> None:
+    pytest.importorskip("faster_whisper")
+    # A hub on a closed local port: the download fails at once, whatever network CI has.
+    proc = run_cli("serve", "--asr-engine", "faster-whisper", "--asr-model", "small",
+                   "--port", "0", env={"HF_ENDPOINT": "http://127.0.0.1:9",
+                                       "HF_HUB_CACHE": "/nonexistent-openrealtime-cache"})
+    assert proc.returncode == 2, proc
+    line = one_line(proc.stderr)
+    assert "'small'" in line and "Hugging Face hub" in line and "--asr-model /path/to" in line

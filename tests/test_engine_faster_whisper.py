@@ -29,6 +29,8 @@ from openrealtime.engines.stt import (
     TranscriptionRequest,
 )
 
+pytestmark = pytest.mark.tiny_models
+
 TIMEOUT = 20.0
 SAID = "Hello there. This is a test of speech to text, in a voice made by espeak."
 

@@ -25,6 +25,8 @@ from openrealtime.engines.loading import EngineLoadError
 from openrealtime.engines.local_tts import REALTIME_VOICES
 from openrealtime.engines.tts import SpeechRequest, TTSError
 
+pytestmark = pytest.mark.tiny_models
+
 TIMEOUT = 5.0
 VOICES = ["af_bella", "af_heart", "am_adam", "af_alloy", "bf_emma"]  # file order matters
 SENTENCES = ("The quick brown fox jumps over the lazy dog. "

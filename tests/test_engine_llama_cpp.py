@@ -37,6 +37,8 @@ from openrealtime.protocol.items import (
 )
 from openrealtime.protocol.session_types import FunctionTool, ToolChoice, ToolChoiceFunction
 
+pytestmark = pytest.mark.tiny_models
+
 TIMEOUT = 10.0
 WEATHER = FunctionTool(name="get_weather", description="Weather in a city.",
                        parameters={"type": "object",

@@ -17,6 +17,8 @@ from openrealtime.engines.local_tts import REALTIME_VOICES, stable_index
 from openrealtime.engines.piper_tts import PiperSynthesizer
 from openrealtime.engines.tts import SpeechRequest, TTSError
 
+pytestmark = pytest.mark.tiny_models
+
 TIMEOUT = 5.0
 RATE = 16000  # not piper's usual 22050: the rate must come from the voice's config
 SENTENCES = ("The quick brown fox jumps over the lazy dog. "
