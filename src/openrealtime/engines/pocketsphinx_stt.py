@@ -34,7 +34,7 @@ import numpy as np
 
 from ..audio.convert import Converter
 from ..audio.spec import AudioSpec
-from .loading import EngineLoadError
+from .loading import EngineLoadError, first_line
 from .stt import STTError, TranscriptChunk, TranscriptDelta, TranscriptDone, TranscriptionRequest
 
 ENGINE = "pocketsphinx"
@@ -80,7 +80,7 @@ class PocketsphinxTranscriber:
                    "reinstall it: pip install --force-reinstall pocketsphinx")
             raise EngineLoadError(f"the {ENGINE} engine cannot load "
                                   f"{model_dir or 'its built-in English model'} "
-                                  f"({_first_line(err)}); {fix}") from None
+                                  f"({first_line(err)}); {fix}") from None
         self._idle: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._idle.put(first)
         # Its own threads: a long utterance holds one of them, never a thread of the loop's
@@ -135,7 +135,7 @@ class PocketsphinxTranscriber:
         except Exception as err:
             if self._closed:  # the pool was shut down before the job could be queued
                 raise STTError(ENGINE_ERROR, f"the {ENGINE} engine is closed.") from err
-            raise STTError(ENGINE_ERROR, f"{ENGINE} failed: {_first_line(err)}") from err
+            raise STTError(ENGINE_ERROR, f"{ENGINE} failed: {first_line(err)}") from err
         finally:
             stop.set()  # a decode nobody waits for stops before its next piece
             self._stops.discard(stop)
@@ -214,8 +214,3 @@ def _pieces(pcm: bytes) -> Iterator[bytes]:
 def _words(hypothesis: str) -> list[str]:
     # Fillers (<sil>, [NOISE], <s>) are not words of the transcript.
     return [w for w in hypothesis.split() if w[:1] not in "<["]
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
