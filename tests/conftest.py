@@ -74,7 +74,8 @@ async def backend(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[LLMBackend]:
 @dataclass
 class RunningServer:
     port: int
-    backend: LLMBackend
+    backend: LLMBackend | None = None
+    """The fixture LLM behind it; None for a server on a built-in LLM engine."""
     api_key: str | None = None
 
     @property

@@ -80,7 +80,7 @@ def assert_spoken_reply(events: list[Event], text: str) -> bytes:
 
 async def test_fresh_install_hears_transcribes_echoes_and_speaks(connect: Any) -> None:
     settings = load_settings({"port": "0"}, {})  # no engine flags at all
-    async with run_server(settings) as port, connect(RunningServer(port, None)) as client:
+    async with run_server(settings) as port, connect(RunningServer(port)) as client:
         transcript, events = await spoken_turn(client)
     assert len(KEYS & set(transcript.split())) >= 2, transcript
     assert kinds(events)[:3] == ["input_audio_buffer.speech_started",
@@ -97,7 +97,7 @@ async def test_scripted_rules_answer_a_spoken_turn(connect: Any, tmp_path: Path)
                      'default: "No rule matched."\n', encoding="utf-8")
     settings = load_settings({"port": "0", "llm_rules": str(rules)}, {})
     assert settings.llm == "scripted"
-    async with run_server(settings) as port, connect(RunningServer(port, None)) as client:
+    async with run_server(settings) as port, connect(RunningServer(port)) as client:
         transcript, events = await spoken_turn(client)
     assert "weather" in transcript.split(), transcript
     audio = assert_spoken_reply(events, "Sunny all day today.")
@@ -109,7 +109,7 @@ async def test_realtime_voice_names_pick_different_espeak_voices(connect: Any) -
     spoken = {}
     async with run_server(settings) as port:
         for voice in ("alloy", "verse"):
-            async with connect(RunningServer(port, None)) as client:
+            async with connect(RunningServer(port)) as client:
                 await client.send({"type": "session.update", "session": {
                     "type": "realtime", "audio": {"output": {"voice": voice}}}})
                 await client.recv_until("session.updated")

@@ -11,21 +11,16 @@ import asyncio
 import json
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from agents import function_tool
 from agents.realtime import RealtimeAgent, RealtimeRunner
-from aiohttp import web
-from conftest import TIMEOUT, RealtimeClient, realtime_client
+from conftest import TIMEOUT, RealtimeClient, RunningServer, realtime_client, run_server
 from test_e2e_agents import Seen, assistant_texts, collect
 
-from openrealtime.app import build_app
-from openrealtime.config import Settings
-from openrealtime.engines.scripted import ScriptedLLM
-from openrealtime.runtime.driver import Engines
+from openrealtime.config import load_settings
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "scripted-rules.yaml"
 CALL_ID = re.compile(r"call_[A-Za-z0-9]{16}")
@@ -33,42 +28,20 @@ CALL_ID = re.compile(r"call_[A-Za-z0-9]{16}")
 Event = dict[str, Any]
 
 
-@dataclass
-class ScriptedServer:
-    """What conftest's ``RunningServer`` offers clients, without its fixture LLM backend."""
-
-    port: int
-
-    @property
-    def ws_base(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/v1"
-
-    @property
-    def realtime_url(self) -> str:
-        return f"{self.ws_base}/realtime?model=gpt-realtime"
-
-    @property
-    def http_base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-
 @pytest.fixture
-async def server() -> AsyncIterator[ScriptedServer]:
-    engines = Engines(llm=ScriptedLLM.from_file(EXAMPLE), vad=None, stt=None, tts=None)
-    runner = web.AppRunner(build_app(Settings(port=0), engines=engines), access_log=None)
-    await runner.setup()
-    try:
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        yield ScriptedServer(runner.addresses[0][1])
-    finally:
-        await runner.cleanup()
+async def server() -> AsyncIterator[RunningServer]:
+    # Through the real settings: --llm-rules alone selects the scripted engine.
+    settings = load_settings({"port": "0", "llm_rules": str(EXAMPLE), "asr_engine": "none",
+                              "tts_engine": "none"}, {})
+    async with run_server(settings) as port:
+        yield RunningServer(port)
 
 
 # --- openai-agents ----------------------------------------------------------------------------
 
 
 async def test_an_agent_runs_the_scripted_tool_call_and_hears_the_scripted_reply(
-        server: ScriptedServer) -> None:
+        server: RunningServer) -> None:
     cities: list[str] = []
 
     @function_tool
@@ -131,7 +104,7 @@ def user(text: str) -> Event:
 
 
 async def test_openai_sdk_sees_the_scripted_call_its_arguments_and_the_reply_after(
-        server: ScriptedServer) -> None:
+        server: RunningServer) -> None:
     async with realtime_client(server) as client:
         await client.send({"type": "session.update", "session": {
             "type": "realtime", "output_modalities": ["text"], "tools": [WEATHER_TOOL]}})
@@ -163,7 +136,7 @@ async def test_openai_sdk_sees_the_scripted_call_its_arguments_and_the_reply_aft
     assert [e for e in client.events if e["type"] == "error"] == []
 
 
-async def test_openai_sdk_gets_text_then_a_call_in_one_response(server: ScriptedServer) -> None:
+async def test_openai_sdk_gets_text_then_a_call_in_one_response(server: RunningServer) -> None:
     async with realtime_client(server) as client:
         await client.send({"type": "session.update", "session": {
             "type": "realtime", "output_modalities": ["text"], "tools": [BOOK_TOOL]}})

@@ -44,7 +44,10 @@ KOKORO_V1_ENGLISH = {
 def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pytest.importorskip("kokoro_onnx")
     pytest.importorskip("onnx")
-    from tiny_tts_models import build_kokoro_model, build_kokoro_voices
+    from tiny_tts_models import (
+        build_kokoro_model,
+        build_kokoro_voices,
+    )
 
     folder = tmp_path_factory.mktemp("kokoro")
     build_kokoro_voices(folder / "voices-tiny-random.bin", VOICES)
@@ -155,23 +158,14 @@ async def test_the_mapped_voice_is_the_one_that_speaks(
 async def test_cancelling_the_consumer_stops_the_work(
         synth: KokoroSynthesizer, monkeypatch: pytest.MonkeyPatch) -> None:
     import kokoro_onnx
-    from tiny_tts_models import Gate
+    from tiny_tts_models import Gate, check_cancel_stops_after_the_running_sentence
 
     # Every sentence after the first waits for the test: the first must come out while the
     # second is not even made, and nothing must start after the cancel.
     gate = Gate(free=1)
     monkeypatch.setattr(kokoro_onnx.Kokoro, "create", gate.wrap(kokoro_onnx.Kokoro.create))
-    text = " ".join(["This sentence is long enough to stand alone."] * 20)
-    stream = synth.synthesize(SpeechRequest(text, "alloy"))
-    assert await asyncio.wait_for(anext(stream), TIMEOUT)
-    second = asyncio.ensure_future(anext(stream))
-    assert await asyncio.to_thread(gate.holding.wait, TIMEOUT)
-    second.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await second
-    gate.opened.set()
-    await asyncio.wait_for(synth.aclose(), TIMEOUT)  # waits for the sentence in progress
-    assert gate.calls == 2
+    await check_cancel_stops_after_the_running_sentence(
+        synth, gate, " ".join(["This sentence is long enough to stand alone."] * 20), TIMEOUT)
 
 
 async def test_a_failing_model_run_is_a_tts_error(

@@ -145,23 +145,15 @@ async def test_concurrent_requests_get_their_own_audio(synth: PiperSynthesizer) 
 async def test_cancelling_the_consumer_stops_the_work(
         synth: PiperSynthesizer, monkeypatch: pytest.MonkeyPatch) -> None:
     import piper
-    from tiny_tts_models import Gate
+    from tiny_tts_models import Gate, check_cancel_stops_after_the_running_sentence
 
     # Every model run after the first waits for the test: the first sentence must come out
     # while the second is not even made, and nothing must start after the cancel.
     gate = Gate(free=1)
     monkeypatch.setattr(piper.PiperVoice, "phoneme_ids_to_audio",
                         gate.wrap(piper.PiperVoice.phoneme_ids_to_audio))
-    stream = synth.synthesize(SpeechRequest(" ".join(["One more sentence."] * 20), "alloy"))
-    assert await asyncio.wait_for(anext(stream), TIMEOUT)
-    second = asyncio.ensure_future(anext(stream))
-    assert await asyncio.to_thread(gate.holding.wait, TIMEOUT)
-    second.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await second
-    gate.opened.set()
-    await asyncio.wait_for(synth.aclose(), TIMEOUT)  # waits for the run in progress
-    assert gate.calls == 2
+    await check_cancel_stops_after_the_running_sentence(
+        synth, gate, " ".join(["One more sentence."] * 20), TIMEOUT)
 
 
 async def test_a_failing_model_run_is_a_tts_error(

@@ -18,6 +18,7 @@ under a random step envelope, one step per input id.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import threading
@@ -27,7 +28,10 @@ from typing import Any
 
 import numpy as np
 import onnx
+import pytest
 from onnx import TensorProto, helper, numpy_helper
+
+from openrealtime.engines.tts import SpeechRequest
 
 PIPER_SAMPLES_PER_ID = 512  # two 256-sample frames per phoneme id
 KOKORO_SAMPLES_PER_TOKEN = 1200  # 50 ms at 24 kHz
@@ -202,3 +206,19 @@ class Gate:
             return fn(*args, **kwargs)
 
         return gated
+
+
+async def check_cancel_stops_after_the_running_sentence(synth: Any, gate: Gate, text: str,
+                                                         wait: float) -> None:
+    """With ``gate`` holding every model run after the first: the first sentence comes out,
+    the consumer is cancelled while the second is being made, and no third run starts."""
+    stream = synth.synthesize(SpeechRequest(text, "alloy"))
+    assert await asyncio.wait_for(anext(stream), wait)
+    second = asyncio.ensure_future(anext(stream))
+    assert await asyncio.to_thread(gate.holding.wait, wait)
+    second.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await second
+    gate.opened.set()
+    await asyncio.wait_for(synth.aclose(), wait)  # waits for the run in progress
+    assert gate.calls == 2
