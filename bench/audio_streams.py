@@ -1,8 +1,8 @@
 """Real-time audio streams with server VAD: how many sessions one server process holds.
 
-The server runs in its own process (default engines: echo LLM, shared Silero VAD, no ASR/TTS;
-``server_vad`` on, as every session starts), so the CPU read from /proc is the server's alone;
-the load client runs in this process. Each session streams espeak speech with pauses (one
+The server runs in its own process (echo LLM, shared Silero VAD, no speech-to-text or speech
+engines; ``server_vad`` on, as every session starts), so the CPU read from /proc is the server's
+alone; the load client runs in this process. Each session streams espeak speech with pauses (one
 utterance, then silence, looped; each session starts at a random point of the loop and a random
 phase within 20 ms, so turns do not align) as 50 ``input_audio_buffer.append`` events a second
 of 20 ms PCM16 24 kHz, sent on a fixed schedule (t0 + k * 20 ms: a late send never moves the
@@ -154,7 +154,9 @@ def server_cmd(port: int, llm_url: str | None = None, profile: str | None = None
     cmd = [sys.executable]
     if profile:
         cmd += ["-m", "cProfile", "-o", profile]
-    cmd += ["-m", "openrealtime", "serve", "--port", str(port), "--log-level", "warning"]
+    # VAD capacity, as documented: no speech-to-text or speech engines (they are the defaults).
+    cmd += ["-m", "openrealtime", "serve", "--port", str(port), "--log-level", "warning",
+            "--asr-engine", "none", "--tts-engine", "none"]
     if llm_url:
         cmd += ["--llm-base-url", llm_url]
     return cmd

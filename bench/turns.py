@@ -101,10 +101,14 @@ def measure(cmd: list[str], port: int, path: str, args: argparse.Namespace) -> d
             "p50_ms": lat[n // 2] * 1000, "p99_ms": lat[int(n * 0.99) - 1] * 1000}
 
 
+# Text turns against a text server: the default speech engines would speak every reply.
+TEXT_ONLY = ("--asr-engine", "none", "--tts-engine", "none")
+
+
 def growth(args: argparse.Namespace) -> tuple[float, float]:
     port = free_port()
     proc = start([sys.executable, "-m", "openrealtime", "serve", "--port", str(port),
-                  "--log-level", "warning"], port)
+                  "--log-level", "warning", *TEXT_ONLY], port)
     try:
         async def run() -> tuple[float, float]:
             async with connect(f"ws://127.0.0.1:{port}/v1/realtime", max_size=None) as ws:
@@ -140,7 +144,8 @@ def main() -> None:
     py = sys.executable
 
     def targets(port: int) -> dict[str, tuple[list[str], str]]:
-        ours = [py, "-m", "openrealtime", "serve", "--port", str(port), "--log-level", "warning"]
+        ours = [py, "-m", "openrealtime", "serve", "--port", str(port), "--log-level", "warning",
+                *TEXT_ONLY]
         bare = [py, str(HERE / "bare_server.py"), "--port", str(port), "--chunks",
                 str(args.chunks)]
         return {
