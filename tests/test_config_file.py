@@ -196,3 +196,10 @@ def test_a_model_that_cannot_be_downloaded_stops_the_start_saying_what_to_do() -
     assert proc.returncode == 2, proc
     line = one_line(proc.stderr)
     assert "'small'" in line and "Hugging Face hub" in line and "--asr-model /path/to" in line
+
+
+def test_the_example_config_file_is_valid() -> None:
+    example = Path(__file__).parent.parent / "examples" / "openrealtime.toml"
+    s = load_settings({}, {}, config=str(example))
+    assert (s.llm, s.asr, s.tts) == ("echo", "pocketsphinx", "espeak")
+    assert s == Settings(llm_engine="echo", asr_engine="pocketsphinx", tts_engine="espeak")
