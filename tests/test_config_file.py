@@ -203,3 +203,15 @@ def test_the_example_config_file_is_valid() -> None:
     s = load_settings({}, {}, config=str(example))
     assert (s.llm, s.asr, s.tts) == ("echo", "pocketsphinx", "espeak")
     assert s == Settings(llm_engine="echo", asr_engine="pocketsphinx", tts_engine="espeak")
+
+
+def test_the_banner_names_every_active_engine_and_how_to_reach_a_real_model() -> None:
+    text = cli.banner(load_settings({}, {}))
+    for name in ("echo", "pocketsphinx", "espeak-ng", "Silero"):
+        assert name in text
+    assert "--llm-base-url" in text  # how to point the LLM at a real model
+    text = cli.banner(load_settings({"llm_base_url": "http://llm:1/v1", "llm_model": "m",
+                                     "asr_engine": "none", "tts_engine": "none"}, {}))
+    assert "http://llm:1/v1" in text and "(model: m)" in text
+    assert "not transcribed" in text and "text only" in text
+    assert "For a real model" not in text
