@@ -20,7 +20,7 @@ from aiohttp import web
 from audio_backends import ASRBackend, TTSBackend, asr_backend, tts_backend
 from llm_backend import LLMBackend
 
-from openrealtime.app import build_app
+from openrealtime.app import build_app, ssl_context
 from openrealtime.config import Settings
 from openrealtime.engines import openai_chat
 
@@ -97,7 +97,7 @@ async def run_server(settings: Settings) -> AsyncIterator[int]:
     runner = web.AppRunner(build_app(settings), access_log=None)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, "127.0.0.1", 0)
+        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context(settings))
         await site.start()
         yield runner.addresses[0][1]
     finally:

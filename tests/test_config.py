@@ -48,6 +48,11 @@ VALID: dict[str, tuple[str, object]] = {
     "tts_engine": ("none", "none"),
     "tts_voice": ("en-us+f3", "en-us+f3"),
     "tts_voices": ("voices-v1.0.bin", "voices-v1.0.bin"),
+    "ssl_certfile": (__file__, __file__),
+    "ssl_keyfile": (__file__, __file__),
+    "ephemeral_key_secret": ("s3cret", "s3cret"),
+    "webrtc_udp_ports": ("50000-50100", "50000-50100"),
+    "webrtc_public_ip": ("203.0.113.7", "203.0.113.7"),
 }
 
 # (setting, bad value) pairs; each must be refused with a message naming the flag.
@@ -76,6 +81,9 @@ INVALID: list[tuple[str, str]] = [
     ("asr_device", "tpu"),
     ("max_sessions", "-1"),
     ("max_session_minutes", "0"),
+    ("ssl_certfile", "/nonexistent/cert.pem"),
+    ("webrtc_udp_ports", "50000"),
+    ("webrtc_public_ip", "example.com"),
 ]
 
 
@@ -93,8 +101,10 @@ def test_defaults() -> None:
 @pytest.mark.parametrize("name", SETTING_NAMES)
 def test_each_setting_from_env_and_from_cli(name: str) -> None:
     raw, value = VALID[name]
-    assert getattr(load_settings(NO_CLI, {env_name(name): raw}), name) == value
-    assert getattr(load_settings({name: raw}, {}), name) == value
+    # A key file is only valid beside its certificate.
+    env = {env_name("ssl_certfile"): __file__} if name == "ssl_keyfile" else {}
+    assert getattr(load_settings(NO_CLI, {**env, env_name(name): raw}), name) == value
+    assert getattr(load_settings({name: raw}, env), name) == value
 
 
 def test_precedence_cli_over_env_over_defaults() -> None:

@@ -215,3 +215,8 @@ def test_the_banner_names_every_active_engine_and_how_to_reach_a_real_model() ->
     assert "http://llm:1/v1" in text and "(model: m)" in text
     assert "not transcribed" in text and "text only" in text
     assert "For a real model" not in text
+
+
+def test_a_key_file_without_its_certificate_is_refused() -> None:
+    with pytest.raises(SettingsError, match="--ssl-keyfile needs --ssl-certfile"):
+        load_settings({"ssl_keyfile": __file__}, {})

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+import ssl
 
 from aiohttp import web
 
-from .config import Settings
+from .config import Settings, SettingsError
 from .engines.echo import EchoLLM
 from .engines.llm import LLM
 from .engines.openai_chat import OpenAIChatLLM
@@ -113,6 +114,20 @@ def describe_engines(s: Settings) -> list[str]:
         lines.append("For a real model: --llm-base-url http://localhost:11434/v1 "
                      "--llm-model llama3.2 (Ollama; any OpenAI-compatible server works)")
     return lines
+
+
+def ssl_context(settings: Settings) -> ssl.SSLContext | None:
+    """The server's TLS context, or None for plain ws:// (a bad PEM is a SettingsError)."""
+    if settings.ssl_certfile is None:
+        return None
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        ctx.load_cert_chain(settings.ssl_certfile, settings.ssl_keyfile)
+    except (ssl.SSLError, OSError) as err:
+        files = " and ".join(f for f in (settings.ssl_certfile, settings.ssl_keyfile) if f)
+        raise SettingsError(f"cannot use the TLS certificate in {files}: "
+                            f"{getattr(err, 'reason', None) or err}") from None
+    return ctx
 
 
 async def healthz(_request: web.Request) -> web.Response:

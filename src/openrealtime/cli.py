@@ -29,6 +29,12 @@ HELP = {
     "log_level": "debug, info, warning, error or critical (default info)",
     "max_sessions": "sessions open at once; more are refused with 503 (default 0: no limit)",
     "max_session_minutes": "a session's lifetime in minutes (default 60, as OpenAI's)",
+    "ssl_certfile": "TLS certificate (PEM): serve wss:// and https://",
+    "ssl_keyfile": "TLS private key (PEM), when not in --ssl-certfile",
+    "ephemeral_key_secret": "secret that signs ephemeral ek_ keys (default: from --api-key, "
+                            "else random per start)",
+    "webrtc_udp_ports": "UDP port range for WebRTC media, e.g. 50000-50100 (default: any)",
+    "webrtc_public_ip": "public address WebRTC offers to clients (behind NAT)",
     "llm_engine": f"{', '.join(LLM_ENGINES)} (default: openai with --llm-base-url, scripted with "
                   "--llm-rules, else echo)",
     "llm_base_url": "OpenAI-compatible API base URL of the LLM, e.g. http://localhost:11434/v1",
@@ -78,8 +84,9 @@ def parser() -> argparse.ArgumentParser:
 def banner(settings: Settings) -> str:
     from .app import describe_engines
 
+    scheme = "wss" if settings.ssl_certfile else "ws"
     lines = [f"openrealtime {__version__} listening on "
-             f"ws://{settings.host}:{settings.port}/v1/realtime",
+             f"{scheme}://{settings.host}:{settings.port}/v1/realtime",
              *(f"  {line}" for line in describe_engines(settings)),
              f"  auth: {'API key required' if settings.api_key else 'open (no --api-key)'}"]
     return "\n".join(lines)
@@ -117,18 +124,19 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from aiohttp import web
 
-    from .app import build_app, build_engines
+    from .app import build_app, build_engines, ssl_context
     from .engines.loading import EngineLoadError
 
     try:
+        tls = ssl_context(settings)
         engines = build_engines(settings)
-    except EngineLoadError as err:
+    except (SettingsError, EngineLoadError) as err:
         print(f"openrealtime: error: {err}", file=sys.stderr)
         return 2
     print(banner(settings), flush=True)
     try:
         web.run_app(build_app(settings, engines), host=settings.host, port=settings.port,
-                    access_log=None, print=None)
+                    ssl_context=tls, access_log=None, print=None)
     except OSError as err:
         print(f"openrealtime: error: cannot listen on {settings.host}:{settings.port}: "
               f"{err.strerror}", file=sys.stderr)

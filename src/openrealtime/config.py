@@ -4,6 +4,7 @@ line naming where it came from (the flag, the variable, or the file and key)."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -35,6 +36,16 @@ class Settings:
     max_sessions: int = 0
     """Sessions open at once; past it a handshake is refused with 503 (0: no limit)."""
     max_session_minutes: int = 60
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
+    """With ``ssl_certfile``: serve ``wss://`` and ``https://`` (the Node SDK always uses wss)."""
+    ephemeral_key_secret: str | None = None
+    """Signs ephemeral ``ek_`` keys; replicas sharing it accept each other's keys. None: derived
+    from ``api_key`` when set, else random per process."""
+    webrtc_udp_ports: str | None = None
+    """``LOW-HIGH``: the UDP ports WebRTC media may use (None: any)."""
+    webrtc_public_ip: str | None = None
+    """The address WebRTC offers to clients, for a server behind NAT."""
     llm_engine: str | None = None
     """None: ``openai`` when ``llm_base_url`` is set, ``scripted`` when ``llm_rules`` is,
     else ``echo``."""
@@ -110,6 +121,22 @@ def _check(name: str, raw: str, where: str) -> object:
             raise SettingsError(f"invalid {where}: {raw!r}; expected one of "
                                 f"{', '.join(CHOICES[name])}")
         return raw.lower()
+    if name in ("ssl_certfile", "ssl_keyfile"):
+        if not Path(raw).expanduser().is_file():
+            raise SettingsError(f"invalid {where}: no file at {raw!r}")
+        return str(Path(raw).expanduser())
+    if name == "webrtc_udp_ports":
+        low, sep, high = raw.strip().partition("-")
+        if not (sep and low.isascii() and low.isdigit() and high.isascii() and high.isdigit()
+                and 1024 <= int(low) <= int(high) <= 65535):
+            raise SettingsError(f"invalid {where}: {raw!r} is not a port range LOW-HIGH "
+                                "within 1024-65535")
+        return f"{int(low)}-{int(high)}"
+    if name == "webrtc_public_ip":
+        try:
+            return str(ipaddress.ip_address(raw.strip()))
+        except ValueError:
+            raise SettingsError(f"invalid {where}: {raw!r} is not an IP address") from None
     if name.endswith("_base_url"):
         try:
             url = urlparse(raw)
@@ -214,6 +241,8 @@ def _check_engines(s: Settings) -> None:
         ("tts", "piper"): ("tts_model", "a piper voice .onnx file"),
         ("tts", "kokoro"): ("tts_model", "a kokoro .onnx file"),
     }
+    if s.ssl_keyfile and not s.ssl_certfile:
+        raise SettingsError("--ssl-keyfile needs --ssl-certfile (the certificate it belongs to)")
     for kind, engine in (("llm", s.llm), ("asr", s.asr), ("tts", s.tts)):
         need = needs.get((kind, engine))
         if need and getattr(s, need[0]) is None:
