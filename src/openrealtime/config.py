@@ -126,12 +126,12 @@ def _check(name: str, raw: str, where: str) -> object:
             raise SettingsError(f"invalid {where}: no file at {raw!r}")
         return str(Path(raw).expanduser())
     if name == "webrtc_udp_ports":
-        low, sep, high = raw.strip().partition("-")
-        if not (sep and low.isascii() and low.isdigit() and high.isascii() and high.isdigit()
-                and 1024 <= int(low) <= int(high) <= 65535):
+        first, sep, last = raw.strip().partition("-")
+        if not (sep and first.isascii() and first.isdigit() and last.isascii()
+                and last.isdigit() and 1024 <= int(first) <= int(last) <= 65535):
             raise SettingsError(f"invalid {where}: {raw!r} is not a port range LOW-HIGH "
                                 "within 1024-65535")
-        return f"{int(low)}-{int(high)}"
+        return f"{int(first)}-{int(last)}"
     if name == "webrtc_public_ip":
         try:
             return str(ipaddress.ip_address(raw.strip()))
