@@ -3,10 +3,16 @@
 Merge rules (EVENTS.md §4.1, §6.14): only keys present change; ``null`` clears nullable objects;
 ``audio.input``/``audio.output`` merge key by key; a given ``turn_detection`` or
 ``transcription`` object replaces the old one, with OpenAI's defaults for what it leaves out.
+
+A transcription session (EVENTS.md §3.3) has only the input side. Its turn detection never
+answers or interrupts anything, so ``create_response``, ``interrupt_response`` and
+``idle_timeout_ms`` (which commits and answers) are accepted in an update but not kept: the
+session shows only what applies, as OpenAI's transcription session object does.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -31,6 +37,8 @@ from ..protocol.session_types import (
     ToolChoiceFunction,
     ToolChoiceMcp,
     Transcription,
+    TranscriptionAudio,
+    TranscriptionSession,
     TurnDetection,
     VoiceId,
 )
@@ -42,6 +50,7 @@ D = TypeVar("D")
 NO_PROMPTS = "Stored prompts are not supported by this server; send instructions instead."
 DEFAULT_VOICE = "marin"
 DEFAULT_TRANSCRIPTION_MODEL = "whisper-1"
+TRANSCRIPTION_SESSION_OBJECT = "realtime.transcription_session"
 # OpenAI documents 500 ms (its live examples show 200 ms); we follow the documented value.
 VAD_DEFAULTS = {"threshold": 0.5, "prefix_padding_ms": 300, "silence_duration_ms": 500}
 
@@ -84,6 +93,22 @@ def default_session(
     )
 
 
+def default_transcription_session(*, session_id: str, expires_at: int) -> TranscriptionSession:
+    # Transcription is on from the start: it is all such a session does.
+    return TranscriptionSession(
+        object=TRANSCRIPTION_SESSION_OBJECT,
+        id=session_id,
+        expires_at=expires_at,
+        audio=TranscriptionAudio(input=AudioInput(
+            format=AudioPCM(),
+            transcription=_fill_session_transcription(Transcription()),
+            noise_reduction=None,
+            turn_detection=_fill_input_turn_detection(ServerVad()),
+        )),
+        include=None,
+    )
+
+
 def fill_turn_detection(td: TurnDetection) -> TurnDetection:
     if isinstance(td, ServerVad):
         return ServerVad(
@@ -101,6 +126,15 @@ def fill_turn_detection(td: TurnDetection) -> TurnDetection:
         create_response=_or(td.create_response, True),
         interrupt_response=_or(td.interrupt_response, True),
     )
+
+
+def _fill_input_turn_detection(td: TurnDetection) -> TurnDetection:
+    """Turn detection as a transcription session keeps it: only what applies there."""
+    full = fill_turn_detection(td)
+    if isinstance(full, ServerVad):
+        return ServerVad(threshold=full.threshold, prefix_padding_ms=full.prefix_padding_ms,
+                         silence_duration_ms=full.silence_duration_ms)
+    return SemanticVad(eagerness=full.eagerness)
 
 
 def _or(value: T | msgspec.UnsetType, default: D) -> T | D:
@@ -182,18 +216,10 @@ def _merge_audio(
     assert isinstance(current, AudioConfig)
     cur_in, cur_out = current.input, current.output
     assert isinstance(cur_in, AudioInput) and isinstance(cur_out, AudioOutput)
-    new_in = msgspec.structs.replace(cur_in)
+    new_in = cur_in
     new_out = msgspec.structs.replace(cur_out)
     if (up_in := update.input) is not UNSET:
-        if up_in.format is not UNSET:
-            new_in.format = up_in.format
-        if up_in.noise_reduction is not UNSET:
-            new_in.noise_reduction = up_in.noise_reduction
-        if up_in.transcription is not UNSET:
-            new_in.transcription = _fill_transcription(up_in.transcription)
-        if up_in.turn_detection is not UNSET:
-            td = up_in.turn_detection
-            new_in.turn_detection = None if td is None else fill_turn_detection(td)
+        new_in = _merge_input(cur_in, up_in, _fill_transcription, fill_turn_detection)
     if (up_out := update.output) is not UNSET:
         if up_out.format is not UNSET:
             new_out.format = up_out.format
@@ -212,7 +238,51 @@ def _merge_audio(
     return AudioConfig(input=new_in, output=new_out)
 
 
+def _merge_input(
+    current: AudioInput,
+    update: AudioInput,
+    fill_transcription: Callable[[Transcription | None], Transcription | None],
+    fill_td: Callable[[TurnDetection], TurnDetection],
+) -> AudioInput:
+    new = msgspec.structs.replace(current)
+    if update.format is not UNSET:
+        new.format = update.format
+    if update.noise_reduction is not UNSET:
+        new.noise_reduction = update.noise_reduction
+    if update.transcription is not UNSET:
+        new.transcription = fill_transcription(update.transcription)
+    if update.turn_detection is not UNSET:
+        td = update.turn_detection
+        new.turn_detection = None if td is None else fill_td(td)
+    return new
+
+
 def _fill_transcription(t: Transcription | None) -> Transcription | None:
     if t is None:
         return None
     return msgspec.structs.replace(t, model=_or(t.model, DEFAULT_TRANSCRIPTION_MODEL))
+
+
+def _fill_session_transcription(t: Transcription | None) -> Transcription | None:
+    # A transcription session shows its language and prompt, as OpenAI's does (§3.3).
+    if t is None:
+        return None
+    return msgspec.structs.replace(
+        t, model=_or(t.model, DEFAULT_TRANSCRIPTION_MODEL), language=_or(t.language, None),
+        prompt=_or(t.prompt, ""))
+
+
+def apply_transcription_update(
+    current: TranscriptionSession, update: TranscriptionSession
+) -> TranscriptionSession:
+    """Return the new effective transcription session, or raise ``ClientError``."""
+    new = msgspec.structs.replace(current)
+    if update.include is not UNSET:
+        new.include = update.include
+    if update.audio is not UNSET and (up_in := update.audio.input) is not UNSET:
+        assert isinstance(current.audio, TranscriptionAudio)
+        cur_in = current.audio.input
+        assert isinstance(cur_in, AudioInput)
+        new.audio = TranscriptionAudio(input=_merge_input(
+            cur_in, up_in, _fill_session_transcription, _fill_input_turn_detection))
+    return new

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
-from typing import Any, overload
+from typing import Any, Literal, overload
 
 import msgspec
 from msgspec import UNSET
@@ -44,17 +44,20 @@ from ..protocol.session_types import (
     FunctionTool,
     RealtimeSession,
     Transcription,
+    TranscriptionAudio,
     TranscriptionSession,
 )
 from .config import (
     DEFAULT_TRANSCRIPTION_MODEL,
     NO_PROMPTS,
     Capabilities,
+    apply_transcription_update,
     apply_update,
     check_modalities,
     check_tool_choice,
     check_tools,
     default_session,
+    default_transcription_session,
 )
 from .conversation import Conversation, item_id
 from .effects import (
@@ -130,18 +133,21 @@ class Session:
         caps: Capabilities | None = None,
         limits: Limits | None = None,
         ids: IdGenerator | None = None,
+        session_type: Literal["realtime", "transcription"] = "realtime",
     ) -> None:
+        """``session_type="transcription"`` (``?intent=transcription``) makes a session that
+        only transcribes its input audio: no responses (EVENTS.md §3.3, §6.12)."""
         self.caps = caps or Capabilities()
         self.limits = limits or Limits()
         self.ids = ids or IdGenerator()
         self.conversation = Conversation()
         self.conversation_id = self.ids.new("conv")
-        self.config: RealtimeSession = default_session(
-            session_id=self.ids.new("sess"),
-            model=model,
-            expires_at=int(now) + self.limits.max_session_s,
-            caps=self.caps,
-        )
+        expires_at = int(now) + self.limits.max_session_s
+        self.config: RealtimeSession | TranscriptionSession = (
+            default_transcription_session(session_id=self.ids.new("sess"), expires_at=expires_at)
+            if session_type == "transcription" else
+            default_session(session_id=self.ids.new("sess"), model=model,
+                            expires_at=expires_at, caps=self.caps))
         self.closed = False
         self._events: list[ev.ServerEvent] = []
         self._effects: list[Effect] = []
@@ -284,6 +290,8 @@ class Session:
         # Transcribed even when the client did not ask: it is what the LLM hears.
         t = self._audio_input().transcription
         asked = isinstance(t, Transcription)
+        if not asked and self.transcription_only:
+            return  # no LLM reads it here, and the client did not ask
         model = t.model if isinstance(t, Transcription) else UNSET
         language = t.language if isinstance(t, Transcription) else None
         prompt = t.prompt if isinstance(t, Transcription) else None
@@ -304,8 +312,13 @@ class Session:
         td = self.input.turn_detection
         # With interrupt_response off a response may still be running; then none is made
         # (EVENTS.md §3.5), since one conversation has one active response.
-        if td is not None and td.create_response is not False and self._default is None:
+        if (td is not None and td.create_response is not False and self._default is None
+                and not self.transcription_only):
             self._start_response(ce.RealtimeResponseCreateParams())
+
+    @property
+    def transcription_only(self) -> bool:
+        return isinstance(self.config, TranscriptionSession)
 
     def _on_transcription(
         self, result: TranscriptionDelta | TranscriptionDone | TranscriptionFailed
@@ -352,11 +365,18 @@ class Session:
     # --- session ----------------------------------------------------------------------------
 
     def _session_update(self, event: ce.SessionUpdateEvent) -> None:
-        update = event.session
-        if isinstance(update, TranscriptionSession):
-            raise ClientError("Cannot change a realtime session into a transcription session.",
-                              param="session.type")
-        new = apply_update(self.config, update, caps=self.caps, voice_locked=self._voice_locked)
+        update, cfg = event.session, self.config
+        new: RealtimeSession | TranscriptionSession
+        if isinstance(update, RealtimeSession) and isinstance(cfg, RealtimeSession):
+            new = apply_update(cfg, update, caps=self.caps, voice_locked=self._voice_locked)
+        elif isinstance(update, TranscriptionSession) and isinstance(cfg, TranscriptionSession):
+            new = apply_transcription_update(cfg, update)
+        else:
+            # A session keeps the type it was opened with (EVENTS.md §3.2, §6.14).
+            given = "transcription" if isinstance(update, TranscriptionSession) else "realtime"
+            have = "transcription" if isinstance(cfg, TranscriptionSession) else "realtime"
+            raise ClientError(f"Passing a {given} session update event to a {have} session "
+                              "is not allowed.", param="session.type")
         out = ev.SessionUpdatedEvent(session=new)
         self._check_frame(out, "session")
         self.config = new
@@ -366,9 +386,10 @@ class Session:
     # --- input audio buffer -----------------------------------------------------------------
 
     def _audio_input(self) -> AudioInput:
-        assert isinstance(self.config.audio, AudioConfig)
-        assert isinstance(self.config.audio.input, AudioInput)
-        return self.config.audio.input
+        audio = self.config.audio
+        assert isinstance(audio, AudioConfig | TranscriptionAudio)
+        assert isinstance(audio.input, AudioInput)
+        return audio.input
 
     def _buffer_append(self, event: ce.InputAudioBufferAppendEvent) -> None:
         self.input.append(event.audio)
@@ -494,10 +515,14 @@ class Session:
     # --- responses --------------------------------------------------------------------------
 
     def _response_create(self, event: ce.ResponseCreateEvent) -> None:
+        if self.transcription_only:
+            raise ClientError("response.create is not supported in transcription sessions: "
+                              "they only transcribe input audio.", param="type")
         self._start_response(event.response or ce.RealtimeResponseCreateParams())
 
     def _start_response(self, params: ce.RealtimeResponseCreateParams) -> None:
         cfg = self.config
+        assert isinstance(cfg, RealtimeSession)  # transcription sessions never get here
         if params.prompt is not UNSET and params.prompt is not None:
             raise ClientError(NO_PROMPTS, param="response.prompt")
         conversation = params.conversation or "auto"

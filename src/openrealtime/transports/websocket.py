@@ -71,7 +71,11 @@ def realtime_handler(
                                    autoping=True, compress=False)
         await ws.prepare(request)
         model = request.query.get("model") or DEFAULT_MODEL
-        session = Session(model=model, now=clock(), caps=caps, limits=limits)
+        # OpenAI refuses a model beside the intent; we ignore it, so that beta SDKs (which
+        # always send one) can open transcription sessions too.
+        transcription = request.query.get("intent") == "transcription"
+        session = Session(model=model, now=clock(), caps=caps, limits=limits,
+                          session_type="transcription" if transcription else "realtime")
 
         async def send(frame: bytes) -> None:
             await ws.send_frame(frame, WSMsgType.TEXT)
