@@ -1,20 +1,22 @@
 """End to end with OpenAI's official Node SDKs, from the npm registry at the versions pinned in
 tests/node/package-lock.json: the ``openai`` package's ``OpenAIRealtimeWS`` (over wss://, with
-the test CA trusted through NODE_EXTRA_CA_CERTS) and ``@openai/agents-realtime``'s
-``RealtimeSession`` over its WebSocket transport.
+the test CA trusted through NODE_EXTRA_CA_CERTS), the same package's legacy beta client, and
+``@openai/agents-realtime``'s ``RealtimeSession`` over its WebSocket transport.
 
 Each test starts a real server in front of the fixture LLM and runs one script from
 tests/node as a subprocess; the script prints one JSON record per line. Every server event a
-script saw is checked here too, against openai-python's models (``check_server_frame``).
+script saw is checked here too, against openai-python's models (GA or beta).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -63,8 +65,24 @@ def node() -> str:
     return node
 
 
-async def run_script(node: str, script: str, *args: str, **env: str) -> list[Record]:
-    """Run one client script; return its records, failing with its output if it failed."""
+@functools.cache
+def _beta_event_adapter() -> Any:
+    from openai.types.beta.realtime import RealtimeServerEvent
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(RealtimeServerEvent)
+
+
+def check_beta_frame(raw: str) -> None:
+    """A beta server event, checked against openai-python's (frozen) beta models."""
+    _beta_event_adapter().validate_json(raw)
+
+
+async def run_script(node: str, script: str, *args: str,
+                     check: Callable[[str], object] = check_server_frame,
+                     **env: str) -> list[Record]:
+    """Run one client script; return its records, failing with its output if it failed. Every
+    server event it recorded goes through ``check``."""
     proc = await asyncio.create_subprocess_exec(
         node, script, *args, cwd=NODE_DIR, env={**os.environ, **env},
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
@@ -81,7 +99,7 @@ async def run_script(node: str, script: str, *args: str, **env: str) -> list[Rec
         f"{out.decode()}\n{err.decode()}"
     for record in records:
         if record["kind"] == "event":
-            check_server_frame(json.dumps(record["event"]))
+            check(json.dumps(record["event"]))
     return records
 
 
@@ -138,11 +156,12 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> Certs:
     return make_certs(tmp_path_factory.mktemp("node-tls"))
 
 
-async def openai_ws(node: str, backend: LLMBackend, certs: Certs, scenario: str) -> list[Record]:
+async def openai_ws(node: str, backend: LLMBackend, certs: Certs, scenario: str,
+                    check: Callable[[str], object] = check_server_frame) -> list[Record]:
     settings = server_settings(backend, ssl_certfile=str(certs.cert), ssl_keyfile=str(certs.key))
     async with run_server(settings) as port:
         records = await run_script(
-            node, "openai_ws.mjs", scenario, NODE_EXTRA_CA_CERTS=str(certs.ca),
+            node, "openai_ws.mjs", scenario, check=check, NODE_EXTRA_CA_CERTS=str(certs.ca),
             OPENREALTIME_BASE_URL=f"https://localhost:{port}/v1")
     [url] = kinds(records, "url")
     assert url["url"] == f"wss://localhost:{port}/v1/realtime?model=gpt-realtime"
@@ -198,6 +217,29 @@ async def test_openai_ws_response_cancel(node: str, backend: LLMBackend, certs: 
     assert done["status_details"] == {"type": "cancelled", "reason": "client_cancelled"}
     assert steps["cancel"][0]["text"] == "Partial "
     assert_text_turn(steps["after"], "still here")
+
+
+async def test_openai_beta_ws_speaks_the_beta_dialect(
+        node: str, backend: LLMBackend, certs: Certs) -> None:
+    # openai-node still ships its beta client (openai/beta/realtime/ws, `OpenAI-Beta:
+    # realtime=v1`) in v6 and v7: a legacy Node app gets beta events on the same URL.
+    steps = by_step(await openai_ws(node, backend, certs, "beta", check=check_beta_frame))
+    [created] = steps["connect"]
+    assert created["type"] == "session.created" and "type" not in created["session"]
+    [updated] = steps["session.update"]
+    assert updated["type"] == "session.updated"
+    assert (updated["session"]["modalities"], updated["session"]["instructions"]) == (
+        ["text"], "Be brief.")
+    turn = steps["turn"]
+    assert types(turn) == [
+        "conversation.item.created", "response.created", "response.output_item.added",
+        "conversation.item.created", "response.content_part.added",
+        *["response.text.delta"] * 3, "response.text.done", "response.content_part.done",
+        "response.output_item.done", "response.done"]
+    assert "".join(e["delta"] for e in turn if e["type"] == "response.text.delta") == \
+        "hello from beta"
+    assert turn[-1]["response"]["output"][0]["content"] == [
+        {"type": "text", "text": "hello from beta"}]
 
 
 # --- @openai/agents-realtime: RealtimeSession over its WebSocket transport ------------------

@@ -1,11 +1,15 @@
 // A client on the `openai` package's OpenAIRealtimeWS. It builds wss:// from baseURL whatever
 // its scheme, so the server runs TLS and node trusts the test CA through NODE_EXTRA_CA_CERTS.
 //
-//   OPENREALTIME_BASE_URL=https://localhost:PORT/v1 node openai_ws.mjs text|tool|cancel
+//   OPENREALTIME_BASE_URL=https://localhost:PORT/v1 node openai_ws.mjs text|tool|cancel|beta
+//
+// `beta` uses the package's legacy client instead (openai/beta/realtime/ws, still shipped in
+// v6 and v7): it sends `OpenAI-Beta: realtime=v1` and speaks the beta event names.
 //
 // Records: every server event ({kind: "event"}), the step it belongs to ({kind: "step"}),
 // and anything the SDK reports on 'error' ({kind: "sdk_error"}).
 import OpenAI from 'openai';
+import { OpenAIRealtimeWS as BetaRealtimeWS } from 'openai/beta/realtime/ws';
 import { OpenAIRealtimeWS } from 'openai/realtime/ws';
 import { record, run, waitFor } from './lib.mjs';
 
@@ -26,7 +30,8 @@ function userText(text) {
 async function main() {
   const scenario = process.argv[2];
   const client = new OpenAI({ apiKey: 'sk-node-test', baseURL: process.env.OPENREALTIME_BASE_URL });
-  const rt = new OpenAIRealtimeWS({ model: 'gpt-realtime' }, client);
+  const RealtimeWS = scenario === 'beta' ? BetaRealtimeWS : OpenAIRealtimeWS;
+  const rt = new RealtimeWS({ model: 'gpt-realtime' }, client);
   rt.on('event', (event) => record('event', { event }));
   rt.on('error', (error) => record('sdk_error', { message: error.message, error: error.error }));
   record('url', { url: rt.url.toString() });
@@ -74,6 +79,12 @@ async function main() {
     await exchange([{ type: 'response.cancel', event_id: 'evt_node_cancel' }], 'response.done');
     step('after');
     await exchange([userText('say: still here'), { type: 'response.create' }], 'response.done');
+  } else if (scenario === 'beta') {
+    step('session.update');
+    await exchange([{ type: 'session.update', session: {
+      instructions: 'Be brief.', modalities: ['text'] } }], 'session.updated');
+    step('turn');
+    await exchange([userText('say: hello from beta'), { type: 'response.create' }], 'response.done');
   } else {
     throw new Error(`unknown scenario ${scenario}`);
   }
