@@ -43,6 +43,7 @@ from ..protocol.session_types import (
     AudioOutput,
     FunctionTool,
     RealtimeSession,
+    SessionConfig,
     Transcription,
     TranscriptionAudio,
     TranscriptionSession,
@@ -134,9 +135,13 @@ class Session:
         limits: Limits | None = None,
         ids: IdGenerator | None = None,
         session_type: Literal["realtime", "transcription"] = "realtime",
+        pinned: SessionConfig | None = None,
     ) -> None:
         """``session_type="transcription"`` (``?intent=transcription``) makes a session that
-        only transcribes its input audio: no responses (EVENTS.md §3.3, §6.12)."""
+        only transcribes its input audio: no responses (EVENTS.md §3.3, §6.12).
+
+        ``pinned`` (an ephemeral key's configuration) applies before ``session.created``; a
+        ``ClientError`` from it means the session cannot start."""
         self.caps = caps or Capabilities()
         self.limits = limits or Limits()
         self.ids = ids or IdGenerator()
@@ -148,6 +153,8 @@ class Session:
             if session_type == "transcription" else
             default_session(session_id=self.ids.new("sess"), model=model,
                             expires_at=expires_at, caps=self.caps))
+        if pinned is not None:
+            self.config = self._pinned(pinned)
         self.closed = False
         self._events: list[ev.ServerEvent] = []
         self._effects: list[Effect] = []
@@ -363,6 +370,16 @@ class Session:
                               "limit of the official clients.", param=param)
 
     # --- session ----------------------------------------------------------------------------
+
+    def _pinned(self, pinned: SessionConfig) -> RealtimeSession | TranscriptionSession:
+        # Merged as a session.update is, so a key's config fails the same way as on the wire.
+        cfg = self.config
+        if isinstance(pinned, RealtimeSession) and isinstance(cfg, RealtimeSession):
+            return apply_update(cfg, pinned, caps=self.caps, voice_locked=False)
+        if isinstance(pinned, TranscriptionSession) and isinstance(cfg, TranscriptionSession):
+            return apply_transcription_update(cfg, pinned)
+        raise ClientError("The configuration is for another session type.",
+                          param="session.type")
 
     def _session_update(self, event: ce.SessionUpdateEvent) -> None:
         update, cfg = event.session, self.config

@@ -1,9 +1,15 @@
-"""Who may open a session: the server's API key, presented the ways the SDKs present it."""
+"""Who may open a session: the server's API key or an ephemeral ``ek_`` key, presented the
+ways the SDKs present them."""
 
 from __future__ import annotations
 
 import hmac
 from collections.abc import Mapping
+
+import msgspec
+
+from ..protocol.session_types import SessionConfig
+from .keys import PREFIX, InvalidKey, KeyClaims, KeySigner
 
 KEY_SUBPROTOCOL = "openai-insecure-api-key."
 
@@ -31,3 +37,29 @@ def authorized(headers: Mapping[str, str], api_key: str | None) -> bool:
         return True
     expected = api_key.encode()
     return any(hmac.compare_digest(k.encode(), expected) for k in presented_keys(headers))
+
+
+def admit(
+    headers: Mapping[str, str], api_key: str | None, keys: KeySigner | None, now: float
+) -> KeyClaims | None:
+    """The claims of the ephemeral key presented, None for the API key (or an open server);
+    ``InvalidKey`` when neither admits. A presented ``ek_`` key must be valid even on an open
+    server: the client expects its pinned configuration, not a silent default."""
+    if keys is not None:
+        ephemeral = [k for k in presented_keys(headers) if k.startswith(PREFIX)]
+        if ephemeral:
+            return keys.verify(ephemeral[0], now)
+    if authorized(headers, api_key):
+        return None
+    raise InvalidKey("Incorrect API key provided.")
+
+
+def pinned_config(claims: KeyClaims | None) -> SessionConfig | None:
+    """The session configuration a key pins (checked when it was minted)."""
+    if claims is None or claims.session is None:
+        return None
+    try:
+        config: SessionConfig = msgspec.convert(claims.session, SessionConfig)
+    except msgspec.ValidationError:  # minted by a server version that configured differently
+        raise InvalidKey("The ephemeral key's session configuration is not valid here.") from None
+    return config

@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from aiohttp import WSMsgType, web
 
+from ..protocol.beta import BetaDialect, is_beta
 from ..protocol.errors import INVALID_EVENT, ClientError
 from ..runtime.driver import Engines, SessionDriver
 from ..session.config import Capabilities
@@ -80,7 +81,10 @@ def realtime_handler(
         async def send(frame: bytes) -> None:
             await ws.send_frame(frame, WSMsgType.TEXT)
 
-        driver = SessionDriver(session, engines, send, clock)
+        # A beta client gets a translator at the edge; a GA one keeps the bare ``send``.
+        dialect = BetaDialect() if is_beta(request.headers) else None
+        driver = SessionDriver(session, engines,
+                               send if dialect is None else dialect.wrap(send), clock)
 
         async def expire() -> None:
             driver.expire()
@@ -93,7 +97,15 @@ def realtime_handler(
             await driver.flush()
             async for msg in ws:
                 if msg.type == WSMsgType.TEXT:
-                    await driver.receive_frame(msg.data)
+                    data = msg.data
+                    if dialect is not None:
+                        try:
+                            data = dialect.from_client(data)
+                        except ClientError as err:
+                            session.receive_client_error(err)
+                            await driver.flush()
+                            continue
+                    await driver.receive_frame(data)
                 elif msg.type == WSMsgType.BINARY:
                     session.receive_client_error(ClientError(
                         "Binary frames are not supported; send JSON text frames.",
