@@ -15,7 +15,8 @@ from ..runtime.driver import Engines, SessionDriver
 from ..session.config import Capabilities
 from ..session.core import Session
 from ..session.limits import Limits
-from .auth import authorized
+from .auth import admit, pinned_config
+from .keys import InvalidKey, KeyClaims, KeySigner
 
 log = logging.getLogger(__name__)
 
@@ -24,9 +25,9 @@ DEFAULT_MODEL = "gpt-realtime"
 MAX_INCOMING = 21 * 1024 * 1024
 
 
-def unauthorized() -> web.Response:
+def unauthorized(message: str = "Incorrect API key provided.") -> web.Response:
     return web.json_response(
-        {"error": {"message": "Incorrect API key provided.", "type": "invalid_request_error",
+        {"error": {"message": message, "type": "invalid_request_error",
                    "code": "invalid_api_key", "param": None}},
         status=401)
 
@@ -47,36 +48,48 @@ def realtime_handler(
     limits: Limits | None = None,
     clock: Callable[[], float] = time.time,
     max_sessions: int = 0,
+    keys: KeySigner | None = None,
 ) -> Callable[[web.Request], asyncio.Future[web.StreamResponse]]:
     """``max_sessions`` > 0 caps the sessions open at once: past it a handshake is refused
-    with 503 before any work, so the sessions already running keep their real-time budget."""
+    with 503 before any work, so the sessions already running keep their real-time budget.
+    ``keys`` checks ephemeral ``ek_`` keys; their pinned configuration starts the session."""
     limits = limits or Limits()
     caps = caps or Capabilities(audio_output=engines.tts is not None)
     open_sessions = 0
 
     async def handle(request: web.Request) -> web.StreamResponse:
         nonlocal open_sessions
-        if not authorized(request.headers, api_key):
-            return unauthorized()
+        wanted = "transcription" if request.query.get("intent") == "transcription" else "realtime"
+        try:
+            claims = admit(request.headers, api_key, keys, clock())
+            if claims is not None and claims.type != wanted:
+                raise InvalidKey(f"This ephemeral key was created for a {claims.type} session "
+                                 f"and cannot open a {wanted} session.")
+        except InvalidKey as err:
+            return unauthorized(str(err))
         if max_sessions and open_sessions >= max_sessions:
             return server_full(max_sessions)
         open_sessions += 1
         try:
-            return await serve(request)
+            return await serve(request, claims)
         finally:
             open_sessions -= 1
 
-    async def serve(request: web.Request) -> web.StreamResponse:
-        # Browsers abort the handshake unless the server picks ``realtime`` from their offer.
-        ws = web.WebSocketResponse(protocols=("realtime",), max_msg_size=MAX_INCOMING,
-                                   autoping=True, compress=False)
-        await ws.prepare(request)
+    async def serve(request: web.Request, claims: KeyClaims | None) -> web.StreamResponse:
         model = request.query.get("model") or DEFAULT_MODEL
         # OpenAI refuses a model beside the intent; we ignore it, so that beta SDKs (which
         # always send one) can open transcription sessions too.
         transcription = request.query.get("intent") == "transcription"
-        session = Session(model=model, now=clock(), caps=caps, limits=limits,
-                          session_type="transcription" if transcription else "realtime")
+        try:  # before the upgrade, so that a key this server cannot honour gets an answer
+            session = Session(model=model, now=clock(), caps=caps, limits=limits,
+                              session_type="transcription" if transcription else "realtime",
+                              pinned=pinned_config(claims))
+        except (ClientError, InvalidKey) as err:
+            return unauthorized(str(err))
+        # Browsers abort the handshake unless the server picks ``realtime`` from their offer.
+        ws = web.WebSocketResponse(protocols=("realtime",), max_msg_size=MAX_INCOMING,
+                                   autoping=True, compress=False)
+        await ws.prepare(request)
 
         async def send(frame: bytes) -> None:
             await ws.send_frame(frame, WSMsgType.TEXT)
