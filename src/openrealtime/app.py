@@ -18,7 +18,10 @@ from .engines.stt import Transcriber
 from .engines.tts import Synthesizer
 from .runtime.driver import Engines
 from .runtime.vad_worker import VadWorker
+from .session.config import Capabilities
 from .session.limits import Limits
+from .transports.keys import KeySigner, signing_secret
+from .transports.rest import KeyMinter
 from .transports.websocket import realtime_handler
 
 log = logging.getLogger(__name__)
@@ -137,9 +140,13 @@ async def healthz(_request: web.Request) -> web.Response:
 def build_app(settings: Settings, engines: Engines | None = None) -> web.Application:
     engines = engines or build_engines(settings)
     app = web.Application()
+    limits = Limits(max_session_s=settings.max_session_minutes * 60)
+    caps = Capabilities(audio_output=engines.tts is not None)
+    keys = KeySigner(signing_secret(settings.ephemeral_key_secret, settings.api_key))
     app.router.add_get("/v1/realtime", realtime_handler(
-        engines, settings.api_key, limits=Limits(max_session_s=settings.max_session_minutes * 60),
-        max_sessions=settings.max_sessions))
+        engines, settings.api_key, caps=caps, limits=limits,
+        max_sessions=settings.max_sessions, keys=keys))
+    app.add_routes(KeyMinter(keys, settings.api_key, caps=caps, limits=limits).routes())
     app.router.add_get("/healthz", healthz)
 
     async def close_engines(_app: web.Application) -> None:
