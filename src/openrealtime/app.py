@@ -8,6 +8,7 @@ import ssl
 from aiohttp import web
 
 from .config import Settings, SettingsError
+from .console import add_console_routes
 from .engines.echo import EchoLLM
 from .engines.llm import LLM
 from .engines.openai_chat import OpenAIChatLLM
@@ -148,6 +149,7 @@ def build_app(settings: Settings, engines: Engines | None = None) -> web.Applica
         max_sessions=settings.max_sessions, keys=keys))
     app.add_routes(KeyMinter(keys, settings.api_key, caps=caps, limits=limits).routes())
     app.router.add_get("/healthz", healthz)
+    add_console_routes(app)
 
     async def close_engines(_app: web.Application) -> None:
         await engines.llm.aclose()
