@@ -1,7 +1,8 @@
 """End to end with OpenAI's official Node SDKs, from the npm registry at the versions pinned in
 tests/node/package-lock.json: the ``openai`` package's ``OpenAIRealtimeWS`` (over wss://, with
 the test CA trusted through NODE_EXTRA_CA_CERTS), the same package's legacy beta client, and
-``@openai/agents-realtime``'s ``RealtimeSession`` over its WebSocket transport.
+``@openai/agents-realtime``'s ``RealtimeSession`` over its WebSocket transport and over WebRTC
+(``POST /v1/realtime/calls``; RTCPeerConnection from ``@roamhq/wrtc``, libwebrtc for node).
 
 Each test starts a real server in front of the fixture LLM and runs one script from
 tests/node as a subprocess; the script prints one JSON record per line. Every server event a
@@ -242,14 +243,21 @@ async def test_openai_beta_ws_speaks_the_beta_dialect(
         {"type": "text", "text": "hello from beta"}]
 
 
-# --- @openai/agents-realtime: RealtimeSession over its WebSocket transport ------------------
+# --- @openai/agents-realtime: RealtimeSession over WebSocket and over WebRTC ---------------
 
 
-async def agents_ws(node: str, backend: LLMBackend, scenario: str) -> list[Record]:
+@pytest.fixture(params=["websocket", "webrtc"])
+def transport(request: pytest.FixtureRequest) -> str:
+    if request.param == "webrtc":
+        pytest.importorskip("aiortc")  # the server's side of WebRTC calls
+    return str(request.param)
+
+
+async def agents(node: str, backend: LLMBackend, transport: str, scenario: str) -> list[Record]:
     async with run_server(server_settings(backend)) as port:
-        records = await run_script(
-            node, "agents_ws.mjs", scenario,
-            OPENREALTIME_URL=f"ws://127.0.0.1:{port}/v1/realtime?model=gpt-realtime")
+        url = (f"ws://127.0.0.1:{port}/v1/realtime?model=gpt-realtime" if transport == "websocket"
+               else f"http://127.0.0.1:{port}/v1/realtime/calls")
+        records = await run_script(node, "agents.mjs", transport, scenario, OPENREALTIME_URL=url)
     assert kinds(records, "session_error") == []
     # The SDK would drop a server event its schema refuses without an error: none may be.
     assert [r for r in kinds(records, "event") if not r["valid"]] == []
@@ -260,11 +268,15 @@ async def agents_ws(node: str, backend: LLMBackend, scenario: str) -> list[Recor
     assert updated["instructions"] == "Be brief."
     assert updated["output_modalities"] == ["text"]
     assert [t["name"] for t in updated["tools"]] == ["get_weather"]
+    if transport == "webrtc":
+        [connected] = [r for r in kinds(records, "step") if r["name"] == "connected"]
+        assert connected["callId"].startswith("rtc_")  # from the answer's Location
     return records
 
 
-async def test_agents_realtime_session_text_message(node: str, backend: LLMBackend) -> None:
-    records = await agents_ws(node, backend, "text")
+async def test_agents_realtime_session_text_message(
+        node: str, backend: LLMBackend, transport: str) -> None:
+    records = await agents(node, backend, transport, "text")
     assert [r["output"] for r in kinds(records, "agent_end")] == ["hello from the agent"]
     [history] = kinds(records, "history")
     assert [(i["role"], i["content"]) for i in history["history"]] == [
@@ -275,8 +287,8 @@ async def test_agents_realtime_session_text_message(node: str, backend: LLMBacke
 
 
 async def test_agents_realtime_session_runs_a_tool_and_replies(
-        node: str, backend: LLMBackend) -> None:
-    records = await agents_ws(node, backend, "tool")
+        node: str, backend: LLMBackend, transport: str) -> None:
+    records = await agents(node, backend, transport, "tool")
     [start] = kinds(records, "agent_tool_start")
     assert (start["tool"], start["arguments"], start["callId"]) == (
         "get_weather", '{"city":"Paris"}', "call_w1")

@@ -1,12 +1,18 @@
-// A voice agent on @openai/agents-realtime (RealtimeAgent + RealtimeSession, WebSocket
-// transport) pointed at openrealtime by `url`.
+// A voice agent on @openai/agents-realtime (RealtimeAgent + RealtimeSession) pointed at
+// openrealtime, over the WebSocket transport or over WebRTC.
 //
-//   OPENREALTIME_URL=ws://127.0.0.1:PORT/v1/realtime?model=gpt-realtime node agents_ws.mjs text|tool
+//   OPENREALTIME_URL=ws://127.0.0.1:PORT/v1/realtime?model=gpt-realtime node agents.mjs websocket text|tool
+//   OPENREALTIME_URL=http://127.0.0.1:PORT/v1/realtime/calls node agents.mjs webrtc text|tool
+//
+// WebRTC needs what a browser has: RTCPeerConnection comes from @roamhq/wrtc (libwebrtc for
+// node), the microphone is a silent track of its RTCAudioSource, the speaker a stub element.
 //
 // Records: every server event with whether the SDK's own zod schema accepts it
-// ({kind: "event", valid}), every client event the SDK sent ({kind: "sent"}), the session's
+// ({kind: "event", valid}), every client event put on the wire ({kind: "sent"}), the session's
 // agent_end / agent_tool_start / agent_tool_end / error events, and the final history.
-import { RealtimeAgent, RealtimeSession, tool } from '@openai/agents-realtime';
+import {
+  OpenAIRealtimeWebRTC, RealtimeAgent, RealtimeSession, tool,
+} from '@openai/agents-realtime';
 import { WebSocket } from 'ws';
 import { z } from 'zod';
 import { record, run, waitFor } from './lib.mjs';
@@ -28,24 +34,46 @@ function errorText(error) {
   return JSON.stringify(error);
 }
 
+// Wraps `proto.send` so that every event the SDK sends is recorded, whatever path it takes
+// (requestResponse, for one, bypasses the transport's sendEvent).
+function recordSends(proto) {
+  const send = proto.send;
+  proto.send = function (data, ...rest) {
+    record('sent', { event: JSON.parse(data) });
+    return send.call(this, data, ...rest);
+  };
+}
+
+async function webrtcTransport(url) {
+  const { default: wrtc } = await import('@roamhq/wrtc');
+  globalThis.RTCPeerConnection = wrtc.RTCPeerConnection;
+  recordSends(wrtc.RTCDataChannel.prototype);
+  const microphone = new wrtc.nonstandard.RTCAudioSource().createTrack();
+  return new OpenAIRealtimeWebRTC({
+    baseUrl: url,
+    mediaStream: new wrtc.MediaStream([microphone]),
+    audioElement: { autoplay: false, srcObject: null },
+  });
+}
+
 async function main() {
-  const scenario = process.argv[2];
+  const [kind, scenario] = process.argv.slice(2);
+  const url = process.env.OPENREALTIME_URL;
+  let transport = 'websocket';
+  if (kind === 'webrtc') {
+    transport = await webrtcTransport(url);
+  } else {
+    recordSends(WebSocket.prototype); // the SDK's socket in node is ws's
+  }
   const agent = new RealtimeAgent({ name: 'Assistant', instructions: 'Be brief.', tools: [getWeather] });
   const session = new RealtimeSession(agent, {
-    transport: 'websocket', model: 'gpt-realtime', config: { outputModalities: ['text'] } });
-  const transport = session.transport;
+    transport, model: 'gpt-realtime', config: { outputModalities: ['text'] } });
 
-  transport.on('*', (event) => {
+  session.transport.on('*', (event) => {
     const parsed = realtimeServerEventSchema.safeParse(event);
     record('event', { event, valid: parsed.success,
       ...(parsed.success ? {} : { issues: parsed.error.issues }) });
   });
-  // What goes on the wire (requestResponse bypasses sendEvent): the SDK's socket is ws's.
-  const send = WebSocket.prototype.send;
-  WebSocket.prototype.send = function (data, ...rest) {
-    record('sent', { event: JSON.parse(data) });
-    return send.call(this, data, ...rest);
-  };
   session.on('error', ({ error }) => record('session_error', { error: errorText(error) }));
   session.on('agent_end', (_ctx, _agent, output) => record('agent_end', { output }));
   session.on('agent_tool_start', (_ctx, _agent, t, { toolCall }) =>
@@ -56,8 +84,8 @@ async function main() {
   const agentEnd = (match) =>
     waitFor('agent_end', (cb) => session.on('agent_end', cb), (_c, _a, output) => match(output));
 
-  await session.connect({ apiKey: 'sk-node-test', url: process.env.OPENREALTIME_URL });
-  record('step', { name: 'connected' });
+  await session.connect({ apiKey: 'sk-node-test', ...(kind === 'webrtc' ? {} : { url }) });
+  record('step', { name: 'connected', ...(kind === 'webrtc' ? { callId: transport.callId } : {}) });
 
   if (scenario === 'text') {
     const end = agentEnd((output) => output !== '');
