@@ -8,6 +8,7 @@ LLM, which replies X to "say: X". Waits are on page conditions, never fixed slee
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import wave
 from collections.abc import AsyncIterator
@@ -262,3 +263,33 @@ async def test_the_api_key_goes_in_the_browser_subprotocol(
         await expect(in_log(page, "session.updated")).to_have_count(1)
         await page.click("#connect")  # disconnect
         await expect(page.locator("#status")).to_have_text("disconnected")
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("openrealtime.transports.webrtc") is None
+    or importlib.util.find_spec("aiortc") is None,
+    reason="needs the server's WebRTC transport (aiortc, the webrtc extra)")
+async def test_webrtc_mode_sends_the_mic_as_a_track_and_plays_the_remote_audio(
+        audio_server: AudioServer, tmp_path: Path) -> None:
+    assert audio_server.asr is not None
+    audio_server.asr.answers.append("say: Hello over WebRTC.")
+    mic = write_mic(tmp_path / "mic.wav", 600, "hello there", 1500)
+    async with console(audio_server, mic) as page:
+        await page.select_option("#transport", "webrtc")
+        await page.click("#connect")
+        await expect(page.locator("#status")).to_have_text("connected (WebRTC)")
+        await expect(page.locator('.turn[data-role="user"]')).to_have_text(
+            "say: Hello over WebRTC.")
+        await expect(page.locator('.turn[data-role="assistant"]')).to_have_text(
+            "Hello over WebRTC.")
+        for kind in ("session.updated", "input_audio_buffer.speech_started",
+                     "output_audio_buffer.started", "response.done"):
+            await expect(in_log(page, kind).first).to_be_attached()
+        # Audio travels as media, not as events, both ways.
+        assert await in_log(page, "input_audio_buffer.append", "out").count() == 0
+        assert await in_log(page, "response.output_audio.delta").count() == 0
+        remote = await page.evaluate("""() => {
+            const a = document.getElementById("remote-audio");
+            return {tracks: a.srcObject ? a.srcObject.getAudioTracks().length : 0,
+                    paused: a.paused}; }""")
+        assert remote == {"tracks": 1, "paused": False}
