@@ -23,6 +23,7 @@ from .session.config import Capabilities
 from .session.limits import Limits
 from .transports.keys import KeySigner, signing_secret
 from .transports.rest import KeyMinter
+from .transports.webrtc import IceOptions, WebRTCCalls
 from .transports.websocket import realtime_handler
 
 log = logging.getLogger(__name__)
@@ -150,8 +151,14 @@ def build_app(settings: Settings, engines: Engines | None = None) -> web.Applica
     app.add_routes(KeyMinter(keys, settings.api_key, caps=caps, limits=limits).routes())
     app.router.add_get("/healthz", healthz)
     add_console_routes(app)
+    calls = WebRTCCalls(engines, settings.api_key, keys=keys, limits=limits,
+                        max_sessions=settings.max_sessions,
+                        ice=IceOptions(settings.webrtc_udp_ports, settings.webrtc_public_ip))
+    app.router.add_post("/v1/realtime/calls", calls.create)
+    app.router.add_post("/v1/realtime/calls/{call_id}/hangup", calls.hangup)
 
     async def close_engines(_app: web.Application) -> None:
+        await calls.aclose()  # their sessions use the engines
         await engines.llm.aclose()
         for engine in (engines.vad, engines.stt, engines.tts):
             if engine is not None:

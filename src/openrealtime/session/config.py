@@ -60,6 +60,9 @@ class Capabilities:
     """What the engines behind a session can do; the core shapes its defaults on it."""
 
     audio_output: bool = False
+    server_playback: bool = False
+    """The server plays the output audio to the client itself, in real time (WebRTC): no audio
+    deltas; it tracks what was heard, owns ``output_audio_buffer.*`` and truncates on a cut."""
 
 
 def default_session(

@@ -67,12 +67,14 @@ from .effects import (
     Generate,
     GenerationDone,
     GenerationFailed,
+    PlayAudio,
     ResponseResult,
     Result,
     SpeechAudio,
     SpeechDone,
     SpeechFailed,
     SpeechProbabilities,
+    StopPlayback,
     Synthesize,
     TextDelta,
     ToolCallDelta,
@@ -84,6 +86,7 @@ from .effects import (
 from .input_audio import spec_of
 from .input_side import InputSide
 from .limits import Limits
+from .playback import Playback
 from .response import Response
 from .speech_out import AudioTrack
 from .transcripts import Transcripts
@@ -164,6 +167,8 @@ class Session:
         self._voice_locked = False
         # The audio of assistant audio parts, by item id: for truncate and retrieve.
         self.tracks: dict[str, AudioTrack] = {}
+        self.playback = Playback() if self.caps.server_playback else None
+        self._now = now  # of the input being handled: playback positions are times
         self.input = InputSide(self, self._audio_input(), self.limits)
         self.transcripts = Transcripts()
         self._handlers: dict[type, Callable[[Any], None]] = {
@@ -186,6 +191,7 @@ class Session:
     def receive_client_event(self, event: ce.ClientEvent, now: float) -> None:
         if self.closed:
             return
+        self._now = now
         try:
             self._handlers[type(event)](event)
         except ClientError as err:
@@ -202,6 +208,7 @@ class Session:
             event_id=_clip(err.event_id))))
 
     def receive_result(self, result: Result, now: float) -> None:
+        self._now = now
         if isinstance(result, SpeechProbabilities):
             self.input.on_probabilities(result)
         elif isinstance(result, TranscriptionDelta | TranscriptionDone | TranscriptionFailed):
@@ -213,11 +220,18 @@ class Session:
     def tick(self, now: float) -> None:
         """Let timers that are due fire (the owner calls this at ``next_deadline``)."""
         if not self.closed:
+            self._now = now
             self.input.tick(now)
+            if self.playback is not None:
+                for what, rid in self.playback.due(now):
+                    self._emit(ev.OutputAudioBufferStarted(response_id=rid) if what == "started"
+                               else ev.OutputAudioBufferStopped(response_id=rid))
 
     @property
     def next_deadline(self) -> float | None:
-        return self.input.idle_deadline
+        times = [self.input.idle_deadline,
+                 self.playback.next_deadline if self.playback is not None else None]
+        return min((t for t in times if t is not None), default=None)
 
     def _on_response_result(self, result: ResponseResult, now: float) -> None:
         response = self._responses.get(result.response_id)
@@ -314,6 +328,8 @@ class Session:
         if (td is not None and td.interrupt_response is not False
                 and self._default is not None):
             self._cancel(self._default, "turn_detected")
+        if td is not None and td.interrupt_response is not False:
+            self._clear_playback()
 
     def turn_ended(self) -> None:
         td = self.input.turn_detection
@@ -418,8 +434,28 @@ class Session:
         self.input.clear()
 
     def _output_buffer_clear(self, _event: ce.OutputAudioBufferClearEvent) -> None:
-        raise ClientError("output_audio_buffer.clear is only supported on WebRTC connections.",
-                          param="type")
+        if self.playback is None:
+            raise ClientError("output_audio_buffer.clear is only supported on WebRTC "
+                              "connections.", param="type")
+        # Cutting the audio also stops its making (OpenAI: "stop generating audio").
+        if self._default is not None:
+            self._cancel(self._default, "client_cancelled")
+        self._clear_playback()
+
+    def _clear_playback(self) -> None:
+        """Cut the speaker now; truncate what was cut to what the user heard (EVENTS.md §6.5:
+        on WebRTC the server, not the client, truncates)."""
+        if self.playback is None:
+            return
+        cleared, heard = self.playback.clear(self._now)
+        if cleared or heard:
+            self._effects.append(StopPlayback())
+        for rid in cleared:
+            self._emit(ev.OutputAudioBufferCleared(response_id=rid))
+        for iid, ms in heard.items():
+            item, track = self.conversation.get(iid), self.tracks.get(iid)
+            if isinstance(item, MessageItem) and item.content and track is not None:
+                self._cut_audio(iid, 0, item, track, min(round(ms), int(track.duration_ms)))
 
     # --- conversation -----------------------------------------------------------------------
 
@@ -522,12 +558,16 @@ class Session:
         if item.status == "in_progress" and self._default is not None:
             # Still being spoken: what the client cut is all the user will hear of it.
             self._cancel(self._default, "client_cancelled")
+        self._cut_audio(iid, index, item, track, event.audio_end_ms)
+
+    def _cut_audio(self, iid: str, index: int, item: MessageItem, track: AudioTrack,
+                   audio_end_ms: int) -> None:
         part = item.content[index]
         assert isinstance(part, OutputAudioPart)
         # The model must not be conditioned on words the user never heard (EVENTS.md §6.7).
-        part.transcript = track.truncate(event.audio_end_ms)
+        part.transcript = track.truncate(audio_end_ms)
         self._emit(ev.ConversationItemTruncatedEvent(
-            item_id=iid, content_index=index, audio_end_ms=event.audio_end_ms))
+            item_id=iid, content_index=index, audio_end_ms=audio_end_ms))
 
     # --- responses --------------------------------------------------------------------------
 
@@ -580,6 +620,11 @@ class Session:
         def speak(segment: int, text: str) -> None:
             self._effects.append(Synthesize(rid, segment, text, voice, speed, spec))
 
+        def play(iid: str, audio: bytes) -> None:
+            assert self.playback is not None
+            self.playback.queue(rid, iid, spec.duration_ms(len(audio)), self._now)
+            self._effects.append(PlayAudio(rid, iid, audio, spec))
+
         response = Response(
             response_id=rid,
             conversation_id=self.conversation_id if in_conv else None,
@@ -588,6 +633,7 @@ class Session:
             emit=self._emit, new_id=self.ids.new, sink=self._sink if in_conv else None,
             speak=speak if self.caps.audio_output else None,
             bytes_per_ms=spec.bytes_per_second / 1000,
+            play=play if self.playback is not None else None,
         )
         self._responses[rid] = response
         if in_conv:
@@ -661,6 +707,8 @@ class Session:
 
     def _forget(self, response: Response, now: float | None) -> None:
         self._responses.pop(response.id, None)
+        if self.playback is not None:
+            self.playback.finish(response.id)
         self.transcripts.drop(response.id)
         if self._default is response:
             self._default = None

@@ -75,7 +75,23 @@ class Synthesize:
     spec: AudioSpec
 
 
-Effect = Generate | CancelGeneration | DetectSpeech | Transcribe | Synthesize
+@dataclass(frozen=True, slots=True)
+class PlayAudio:
+    """Server playback: play this audio of a response after what is queued, in real time."""
+
+    response_id: str
+    item_id: str
+    audio: bytes = field(repr=False)
+    spec: AudioSpec
+
+
+@dataclass(frozen=True, slots=True)
+class StopPlayback:
+    """Server playback: drop all audio not played yet, now."""
+
+
+Effect = (Generate | CancelGeneration | DetectSpeech | Transcribe | Synthesize | PlayAudio
+          | StopPlayback)
 
 # --- results ----------------------------------------------------------------------------------
 

@@ -43,6 +43,8 @@ Emit = Callable[[ev.ServerEvent], None]
 NewId = Callable[[str], str]
 Speak = Callable[[int, str], None]
 """Ask for segment ``n`` of this response to be spoken."""
+Play = Callable[[str, bytes], None]
+"""Server playback: play this audio of item ``item_id`` instead of sending it as deltas."""
 
 Status = Literal["completed", "cancelled", "incomplete", "failed"]
 CancelReason = Literal["turn_detected", "client_cancelled"]
@@ -64,7 +66,7 @@ class Response:
         "id", "conversation_id", "modalities", "voice", "audio_format", "max_output_tokens",
         "metadata", "output", "status", "_emit", "_new_id", "_sink", "_open", "_chunks",
         "_tool_index", "_call_id", "_call_name", "_speak", "_bytes_per_ms", "_splitter",
-        "_track", "_segments", "_spoken", "_deferred", "audio_ms",
+        "_track", "_segments", "_spoken", "_deferred", "audio_ms", "_play",
     )
 
     def __init__(
@@ -82,6 +84,7 @@ class Response:
         sink: ConversationSink | None,
         speak: Speak | None = None,
         bytes_per_ms: float = 48.0,
+        play: Play | None = None,
     ) -> None:
         self.id = response_id
         self.conversation_id = conversation_id
@@ -109,6 +112,7 @@ class Response:
         self._segments: list[str] = []
         self._spoken = 0
         self._deferred: list[Callable[[], None]] = []
+        self._play = play
         self.audio_ms = 0.0
         """Milliseconds of audio this response produced (for the idle timeout)."""
 
@@ -156,6 +160,9 @@ class Response:
         self.audio_ms += len(audio) / self._bytes_per_ms
         item = self._open
         assert isinstance(item, MessageItem) and isinstance(item.id, str)
+        if self._play is not None:
+            self._play(item.id, audio)
+            return
         self._emit(ev.ResponseAudioDeltaEvent(
             response_id=self.id, item_id=item.id, output_index=len(self.output) - 1,
             content_index=0, delta=base64.b64encode(audio).decode("ascii")))
