@@ -49,10 +49,6 @@ class SpeakerTrack(MediaStreamTrack):
         self._queued.clear()
         self._converter = None
 
-    @property
-    def queued_ms(self) -> float:
-        return WIRE.duration_ms(len(self._queued))
-
     async def recv(self) -> AudioFrame:
         if self.readyState != "live":
             raise MediaStreamError
