@@ -735,3 +735,35 @@ def test_catalog_required_top_level_fields_are_required() -> None:
             event.pop(f["path"])
             err = raises(dumps(event))
             assert (err.code, err.param) == (MISSING_PARAMETER, f["path"])
+
+
+def test_null_for_an_optional_field_means_not_given() -> None:
+    # async-openai sends "response": null; LiveKit sends "instructions": null (OpenAI accepts).
+    event = decode_client_event(b'{"type":"response.create","response":null,"event_id":"e1"}')
+    assert isinstance(event, ce.ResponseCreateEvent) and event.response is msgspec.UNSET
+    event = decode_client_event(
+        b'{"type":"response.create","response":{"instructions":null,"tools":null,'
+        b'"conversation":null,"metadata":null}}')
+    assert isinstance(event, ce.ResponseCreateEvent)
+    params = event.response
+    assert not isinstance(params, msgspec.UnsetType)
+    assert params.instructions is msgspec.UNSET and params.tools is msgspec.UNSET
+    assert params.metadata is None  # null is a value here, and kept as one
+
+
+def test_a_null_with_a_meaning_is_kept_and_a_wrong_type_still_refused() -> None:
+    event = decode_client_event(
+        b'{"type":"session.update","session":{"type":"realtime",'
+        b'"audio":{"input":{"turn_detection":null,"transcription":null}}}}')
+    assert isinstance(event, ce.SessionUpdateEvent)
+    audio = event.session.audio
+    assert not isinstance(audio, msgspec.UnsetType) and not isinstance(audio.input,
+                                                                       msgspec.UnsetType)
+    assert audio.input.turn_detection is None and audio.input.transcription is None
+    with pytest.raises(ClientError) as info:
+        decode_client_event(b'{"type":"response.create","response":{"instructions":null,'
+                            b'"max_output_tokens":"lots"},"event_id":"e2"}')
+    assert info.value.param == "response.max_output_tokens" and info.value.event_id == "e2"
+    with pytest.raises(ClientError) as info:  # a required field is still required
+        decode_client_event(b'{"type":"conversation.item.delete","item_id":null}')
+    assert info.value.param == "item_id"

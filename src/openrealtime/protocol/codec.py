@@ -97,13 +97,22 @@ def _translate(err: msgspec.ValidationError, data: bytes | str) -> ClientError:
     return ClientError(f"{msg}{where}.", code=code, param=param, event_id=event_id)
 
 
+_NULL_AT = re.compile(r"got `null` - at `\$(?P<path>[^`]+)`$")
+_STEP = re.compile(r"\.(?P<key>[^.\[]+)|\[(?P<index>\d+)\]")
+# Enough for every optional field of one event to be null; bounds the work a frame can cause.
+_MAX_NULLS = 64
+
+
 def decode_client_event(data: bytes | str) -> ClientEvent:
     """Parse one client frame, or raise ``ClientError``."""
     try:
         event: ClientEvent = _decoder.decode(data)
         return event
     except msgspec.ValidationError as err:
-        raise _translate(err, data) from None
+        retried = _without_optional_nulls(err, data)
+        if isinstance(retried, msgspec.ValidationError):
+            raise _translate(retried, data) from None
+        return retried
     except (msgspec.DecodeError, RecursionError, UnicodeError):
         # Either not JSON at all, or JSON that isn't an object. (A ``str`` holding a lone
         # surrogate raises UnicodeEncodeError: it cannot be valid UTF-8 JSON either.)
@@ -113,3 +122,55 @@ def decode_client_event(data: bytes | str) -> ClientEvent:
             raise ClientError("The message is not valid JSON.", code=INVALID_JSON) from None
         raise ClientError("The message must be a JSON object with a 'type'.",
                           code=INVALID_EVENT) from None
+
+
+def _without_optional_nulls(err: msgspec.ValidationError,
+                            data: bytes | str) -> ClientEvent | msgspec.ValidationError:
+    """The event with ``null`` read as "not given" where a field has no null meaning.
+
+    Clients send null for optional fields they leave unset (async-openai's ``response: null``,
+    LiveKit's ``instructions: null``); OpenAI accepts that. Fields where null means something
+    (``turn_detection``, ``transcription``, ...) accept it in their types and never get here.
+    Only the slow path pays: the frame is decoded again as plain JSON, the null the validator
+    named is dropped, and the typed decode is retried. What cannot be read is the error to
+    report: the first one that is not such a null.
+    """
+    if not _NULL_AT.search(str(err)):
+        return err
+    try:
+        raw: Any = _any_decoder.decode(data)
+    except (msgspec.DecodeError, RecursionError, UnicodeError):
+        return err
+    for _ in range(_MAX_NULLS):
+        m = _NULL_AT.search(str(err))
+        if m is None or not _drop(raw, m.group("path")):
+            return err
+        try:
+            event: ClientEvent = msgspec.convert(raw, ClientEvent)
+            return event
+        except msgspec.ValidationError as again:
+            missing = _MISSING.match(str(again))
+            if missing and m.group("path").endswith("." + missing.group("field")):
+                return err  # a required field: its null is the error, "not given" is not
+            err = again
+    return err
+
+
+def _drop(doc: Any, path: str) -> bool:
+    """Remove the object member at ``path`` (``.response.instructions``, ``.tools[0].x``)."""
+    steps = [(m.group("key"), m.group("index")) for m in _STEP.finditer(path)]
+    if not steps or "".join(m.group(0) for m in _STEP.finditer(path)) != path:
+        return False
+    *parents, (last, _) = steps
+    node = doc
+    for key, index in parents:
+        if key is not None and isinstance(node, dict) and key in node:
+            node = node[key]
+        elif index is not None and isinstance(node, list) and int(index) < len(node):
+            node = node[int(index)]
+        else:
+            return False
+    if last is None or not isinstance(node, dict) or node.get(last, 0) is not None:
+        return False
+    del node[last]
+    return True
