@@ -522,6 +522,12 @@ async def test_past_max_sessions_a_handshake_gets_503_and_a_slot_frees_on_close(
         running = RunningServer(port, backend)
         async with connect(running) as first:
             assert await handshake_status(running.realtime_url) == 503
+            # One count for every transport: a WebRTC call is refused too.
+            async with aiohttp.ClientSession() as http, http.post(
+                    f"{running.http_base}/v1/realtime/calls", data="v=0\r\n",
+                    headers={"Content-Type": "application/sdp"}) as resp:
+                assert resp.status == 503
+                assert (await resp.json())["error"]["code"] == "server_busy"
             # The session already open is untouched by the refusal.
             assert reply_text(await turn(first, "say: still here")) == "still here"
         # Its slot is free again once it closes (the server sees the close asynchronously).

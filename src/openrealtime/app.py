@@ -21,6 +21,7 @@ from .runtime.driver import Engines
 from .runtime.vad_worker import VadWorker
 from .session.config import Capabilities
 from .session.limits import Limits
+from .transports.admission import Admission
 from .transports.keys import KeySigner, signing_secret
 from .transports.rest import KeyMinter
 from .transports.webrtc import IceOptions, WebRTCCalls
@@ -145,14 +146,15 @@ def build_app(settings: Settings, engines: Engines | None = None) -> web.Applica
     limits = Limits(max_session_s=settings.max_session_minutes * 60)
     caps = Capabilities(audio_output=engines.tts is not None)
     keys = KeySigner(signing_secret(settings.ephemeral_key_secret, settings.api_key))
+    admission = Admission(settings.max_sessions)  # WebSocket sessions and WebRTC calls alike
     app.router.add_get("/v1/realtime", realtime_handler(
         engines, settings.api_key, caps=caps, limits=limits,
-        max_sessions=settings.max_sessions, keys=keys))
+        admission=admission, keys=keys))
     app.add_routes(KeyMinter(keys, settings.api_key, caps=caps, limits=limits).routes())
     app.router.add_get("/healthz", healthz)
     add_console_routes(app)
     calls = WebRTCCalls(engines, settings.api_key, keys=keys, limits=limits,
-                        max_sessions=settings.max_sessions,
+                        admission=admission,
                         ice=IceOptions(settings.webrtc_udp_ports, settings.webrtc_public_ip))
     app.router.add_post("/v1/realtime/calls", calls.create)
     app.router.add_post("/v1/realtime/calls/{call_id}/hangup", calls.hangup)

@@ -33,9 +33,10 @@ from ..session.config import Capabilities
 from ..session.core import Session
 from ..session.effects import Effect, PlayAudio, StopPlayback
 from ..session.limits import Limits
+from .admission import Admission
 from .auth import admit, pinned_config
 from .keys import InvalidKey, KeySigner
-from .websocket import DEFAULT_MODEL, server_full, unauthorized
+from .websocket import DEFAULT_MODEL, unauthorized
 
 if TYPE_CHECKING:
     from aiortc import RTCDataChannel, RTCPeerConnection
@@ -211,7 +212,7 @@ class WebRTCCalls:
         keys: KeySigner | None = None,
         limits: Limits | None = None,
         clock: Callable[[], float] = time.time,
-        max_sessions: int = 0,
+        admission: Admission | None = None,
         ice: IceOptions | None = None,
     ) -> None:
         self._engines = engines
@@ -219,7 +220,7 @@ class WebRTCCalls:
         self._keys = keys
         self._limits = limits or Limits()
         self._clock = clock
-        self._max = max_sessions
+        self._admission = admission or Admission()
         self._ice = ice or IceOptions()
         self._caps = Capabilities(audio_output=engines.tts is not None, server_playback=True)
         self.calls: dict[str, Call] = {}
@@ -236,8 +237,8 @@ class WebRTCCalls:
             pinned = pinned_config(claims)
         except InvalidKey as err:
             return unauthorized(str(err))
-        if self._max and len(self.calls) >= self._max:
-            return server_full(self._max)
+        if self._admission.full():
+            return self._admission.refusal()
         try:
             offer, config = await _read_offer(request)
             if pinned is None:
@@ -277,6 +278,7 @@ class WebRTCCalls:
             await call.close()
             return bad_request(f"Invalid SDP offer: {err}", "sdp")
         self.calls[call.id] = call
+        self._admission.enter()
         sdp = pc.localDescription.sdp
         if self._ice.public_ip is not None:
             sdp = announce_public_ip(sdp, self._ice.public_ip)
@@ -284,7 +286,8 @@ class WebRTCCalls:
                             headers={"Location": f"/v1/realtime/calls/{call.id}"})
 
     def _forget(self, call: Call) -> None:
-        self.calls.pop(call.id, None)
+        if self.calls.pop(call.id, None) is not None:
+            self._admission.leave()
 
     async def hangup(self, request: web.Request) -> web.Response:
         try:

@@ -15,6 +15,7 @@ from ..runtime.driver import Engines, SessionDriver
 from ..session.config import Capabilities
 from ..session.core import Session
 from ..session.limits import Limits
+from .admission import Admission
 from .auth import admit, pinned_config
 from .keys import InvalidKey, KeyClaims, KeySigner
 
@@ -32,14 +33,6 @@ def unauthorized(message: str = "Incorrect API key provided.") -> web.Response:
         status=401)
 
 
-def server_full(limit: int) -> web.Response:
-    return web.json_response(
-        {"error": {"message": f"The server is at its limit of {limit} sessions; try again "
-                              "later.", "type": "server_error", "code": "server_busy",
-                   "param": None}},
-        status=503, headers={"Retry-After": "1"})
-
-
 def realtime_handler(
     engines: Engines,
     api_key: str | None,
@@ -47,18 +40,16 @@ def realtime_handler(
     caps: Capabilities | None = None,
     limits: Limits | None = None,
     clock: Callable[[], float] = time.time,
-    max_sessions: int = 0,
+    admission: Admission | None = None,
     keys: KeySigner | None = None,
 ) -> Callable[[web.Request], asyncio.Future[web.StreamResponse]]:
-    """``max_sessions`` > 0 caps the sessions open at once: past it a handshake is refused
-    with 503 before any work, so the sessions already running keep their real-time budget.
+    """``admission`` counts the sessions open at once (past its limit a handshake gets 503).
     ``keys`` checks ephemeral ``ek_`` keys; their pinned configuration starts the session."""
     limits = limits or Limits()
     caps = caps or Capabilities(audio_output=engines.tts is not None)
-    open_sessions = 0
+    admission = admission or Admission()
 
     async def handle(request: web.Request) -> web.StreamResponse:
-        nonlocal open_sessions
         wanted = "transcription" if request.query.get("intent") == "transcription" else "realtime"
         try:
             claims = admit(request.headers, api_key, keys, clock())
@@ -67,13 +58,13 @@ def realtime_handler(
                                  f"and cannot open a {wanted} session.")
         except InvalidKey as err:
             return unauthorized(str(err))
-        if max_sessions and open_sessions >= max_sessions:
-            return server_full(max_sessions)
-        open_sessions += 1
+        if admission.full():
+            return admission.refusal()
+        admission.enter()
         try:
             return await serve(request, claims)
         finally:
-            open_sessions -= 1
+            admission.leave()
 
     async def serve(request: web.Request, claims: KeyClaims | None) -> web.StreamResponse:
         model = request.query.get("model") or DEFAULT_MODEL
