@@ -14,6 +14,7 @@ from typing import Any
 
 import msgspec
 import pydantic
+from events import types
 from openai.types.realtime import RealtimeServerEvent
 
 from openrealtime.protocol.codec import decode_client_event, encode
@@ -64,14 +65,6 @@ def fn_tool(name: str, **extra: Any) -> Event:
             "parameters": {"type": "object", "properties": {}}, **extra}
 
 
-def types(events: list[Event]) -> list[str]:
-    return [e["type"] for e in events]
-
-
-def only(events: list[Event], type_: str) -> Event:
-    found = [e for e in events if e["type"] == type_]
-    assert len(found) == 1, f"expected one {type_}, got {types(events)}"
-    return found[0]
 
 
 def of_type(events: list[Event], type_: str) -> list[Event]:

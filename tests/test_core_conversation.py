@@ -7,7 +7,8 @@ import base64
 from typing import Any
 
 import pytest
-from core_harness import PCM_100MS, Harness, error_of, types, user_text
+from core_harness import PCM_100MS, Harness, error_of, user_text
+from events import types
 
 from openrealtime.session.effects import DetectSpeech, Transcribe, TranscriptionDone
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import base64
 
-from core_harness import PCM_100MS, Harness, error_of, of_type, only, types, user_text
+from core_harness import PCM_100MS, Harness, error_of, of_type, user_text
+from events import only, types
 
 from openrealtime.session.limits import Limits
 

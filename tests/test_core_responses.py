@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from core_harness import Harness, error_of, fn_tool, of_type, only, to_wire, types, user_text
+from core_harness import Harness, error_of, fn_tool, of_type, to_wire, user_text
+from events import only, types
 
 from openrealtime.protocol.items import MessageItem
 from openrealtime.session.config import Capabilities

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from core_harness import Harness, error_of, fn_tool, only, types, user_text
+from core_harness import Harness, error_of, fn_tool, user_text
+from events import only, types
 
 from openrealtime.session.config import Capabilities
 

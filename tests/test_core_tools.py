@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from core_harness import Harness, error_of, fn_tool, of_type, only, to_wire, types
+from core_harness import Harness, error_of, fn_tool, of_type, to_wire
+from events import only, types
 
 from openrealtime.protocol.items import FunctionCallItem, FunctionCallOutputItem
 from openrealtime.session.effects import GenerationDone, ToolCallDelta

@@ -8,7 +8,8 @@ from typing import Any
 
 import pydantic
 import pytest
-from core_harness import Harness, error_of, of_type, only, types
+from core_harness import Harness, error_of, of_type
+from events import only, types
 from openai.types.realtime import RealtimeTranscriptionSessionCreateRequest
 
 from openrealtime.session.core import Session

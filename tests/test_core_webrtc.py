@@ -7,7 +7,8 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from core_harness import Harness, error_of, of_type, only, types
+from core_harness import Harness, error_of, of_type
+from events import only, types
 
 from openrealtime.session.config import Capabilities
 from openrealtime.session.effects import (

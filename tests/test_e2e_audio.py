@@ -13,6 +13,7 @@ from typing import Any
 
 from audio_backends import TTSBackend
 from conftest import AudioServer, RealtimeClient
+from events import only, types
 from speech import chunks, silence, speech_pcm24k
 
 from openrealtime.audio.g711 import ulaw_encode
@@ -21,14 +22,6 @@ Event = dict[str, Any]
 UTTERANCE = "hello, could you tell me about the weather today"
 
 
-def kinds(events: list[Event]) -> list[str]:
-    return [e["type"] for e in events]
-
-
-def only(events: list[Event], kind: str) -> Event:
-    found = [e for e in events if e["type"] == kind]
-    assert len(found) == 1, (kind, kinds(events))
-    return found[0]
 
 
 async def stream(client: RealtimeClient, pcm: bytes, rate: int = 24000) -> None:
@@ -65,7 +58,7 @@ async def test_a_spoken_turn_gets_a_transcript_and_a_spoken_reply(
         await configure(client, transcription={"model": "gpt-4o-transcribe"})
         speech_ms = await talk(client)
         events = await client.recv_until("response.done", wait=20)
-        while "conversation.item.input_audio_transcription.completed" not in kinds(
+        while "conversation.item.input_audio_transcription.completed" not in types(
                 client.events):
             await client.recv()
 
@@ -75,7 +68,7 @@ async def test_a_spoken_turn_gets_a_transcript_and_a_spoken_reply(
     assert 0 <= started["audio_start_ms"] <= 400
     assert 400 + speech_ms <= stopped["audio_end_ms"] <= 400 + speech_ms + 900
     assert started["item_id"] == stopped["item_id"]
-    order = [k for k in kinds(events) if not k.startswith("conversation.item.input_audio")]
+    order = [k for k in types(events) if not k.startswith("conversation.item.input_audio")]
     assert order[:6] == [
         "input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped",
         "input_audio_buffer.committed", "conversation.item.added", "conversation.item.done",
@@ -137,7 +130,7 @@ async def test_barge_in_cancels_the_reply_and_truncation_cuts_what_was_not_heard
 
         await talk(client, "stop, please stop", before=100, after=700)
         events = await client.recv_until("response.done", wait=20)
-        kinds_seen = kinds(events)
+        kinds_seen = types(events)
         assert kinds_seen.index("input_audio_buffer.speech_started") < kinds_seen.index(
             "response.done")
         done = only(events, "response.done")["response"]
@@ -168,7 +161,7 @@ async def test_barge_in_cancels_the_reply_and_truncation_cuts_what_was_not_heard
         assert error["error"]["param"] == "audio_end_ms"
 
         # The second turn's reply comes, and its LLM request held only what was heard.
-        while kinds(client.events).count("response.done") < 2:
+        while types(client.events).count("response.done") < 2:
             await client.recv(wait=20)
     second = audio_server.backend.last["messages"]
     assistant = [m for m in second if m["role"] == "assistant"]
@@ -209,7 +202,7 @@ async def test_manual_commit_without_transcription_config_still_answers_what_was
         await stream(client, speech_pcm24k("remember the milk"))
         await client.send({"type": "input_audio_buffer.commit"})
         committed = await client.recv_until("conversation.item.done")
-        assert kinds(committed) == ["input_audio_buffer.committed", "conversation.item.added",
+        assert types(committed) == ["input_audio_buffer.committed", "conversation.item.added",
                                     "conversation.item.done"]
         await client.send({"type": "response.create"})
         events = await client.recv_until("response.done", wait=20)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conftest import MIB, TIMEOUT, AudioServer, RunningServer, check_server_frame
+from events import only, types
 from llm_backend import PROMPT_TOKENS, fragments
 from speech import chunks, silence, speech_pcm24k
 from websockets.asyncio.client import connect as ws_connect
@@ -113,14 +114,6 @@ async def beta_client(server: RunningServer, **query: str) -> AsyncIterator[Beta
         await openai_client.close()
 
 
-def types(events: list[Event]) -> list[str]:
-    return [e["type"] for e in events]
-
-
-def only(events: list[Event], kind: str) -> Event:
-    found = [e for e in events if e["type"] == kind]
-    assert len(found) == 1, (kind, types(events))
-    return found[0]
 
 
 def user_text(text: str) -> Event:

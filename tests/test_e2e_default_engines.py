@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from conftest import RealtimeClient, RunningServer, run_server
+from events import only, types
 from speech import chunks, silence, speech_pcm
-from test_e2e_audio import audio_of, kinds, only
+from test_e2e_audio import audio_of
 
 from openrealtime.audio.convert import Converter
 from openrealtime.audio.spec import PCM16K, PCM24K
@@ -45,7 +46,7 @@ async def spoken_turn(client: RealtimeClient) -> tuple[str, list[Event]]:
     assert updated["output_modalities"] == ["audio"]  # a TTS is on by default
     await speak(client, SAID)
     events = await client.recv_until("response.done", wait=WAIT)
-    while "conversation.item.input_audio_transcription.completed" not in kinds(client.events):
+    while "conversation.item.input_audio_transcription.completed" not in types(client.events):
         await client.recv(WAIT)
     heard = only(client.events, "conversation.item.input_audio_transcription.completed")
     return heard["transcript"], events
@@ -83,7 +84,7 @@ async def test_fresh_install_hears_transcribes_echoes_and_speaks(connect: Any) -
     async with run_server(settings) as port, connect(RunningServer(port)) as client:
         transcript, events = await spoken_turn(client)
     assert len(KEYS & set(transcript.split())) >= 2, transcript
-    assert kinds(events)[:3] == ["input_audio_buffer.speech_started",
+    assert types(events)[:3] == ["input_audio_buffer.speech_started",
                                  "input_audio_buffer.speech_stopped",
                                  "input_audio_buffer.committed"]
     audio = assert_spoken_reply(events, f"You said: {transcript}")

@@ -22,6 +22,7 @@ from conftest import (
     run_server,
     server_settings,
 )
+from events import types
 from llm_backend import PROMPT_TOKENS, LLMBackend, fragments
 from websockets.asyncio.client import connect as ws_connect
 
@@ -54,9 +55,6 @@ async def turn(client: RealtimeClient, text: str, **response: Any) -> list[Event
     await client.send({"type": "response.create", **({"response": response} if response else {})})
     return await client.recv_until("response.done")
 
-
-def types(events: list[Event]) -> list[str]:
-    return [e["type"] for e in events]
 
 
 def reply_text(events: list[Event]) -> str:

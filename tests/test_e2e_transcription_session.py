@@ -13,14 +13,12 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from conftest import TIMEOUT, AudioServer, RealtimeClient, RunningServer
+from events import types
 from speech import chunks, silence, speech_pcm24k
 
 Event = dict[str, Any]
 UTTERANCE = "please write down the shopping list"
 
-
-def kinds(events: list[Event]) -> list[str]:
-    return [e["type"] for e in events]
 
 
 @asynccontextmanager
@@ -82,7 +80,7 @@ async def test_speech_is_transcribed_turn_by_turn_and_never_answered(
         await client.send({"type": "input_audio_buffer.clear"})
         await client.recv_until("input_audio_buffer.cleared")
 
-    assert kinds(events) == [
+    assert types(events) == [
         "input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped",
         "input_audio_buffer.committed", "conversation.item.added", "conversation.item.done",
         "conversation.item.input_audio_transcription.delta",
@@ -103,7 +101,7 @@ async def test_speech_is_transcribed_turn_by_turn_and_never_answered(
     heard_ms = stopped["audio_end_ms"] - started["audio_start_ms"]
     assert abs(upload.seconds * 1000 - heard_ms) < 5
     # Nothing else happened: no response, no LLM request, no speech out.
-    assert not [k for k in kinds(client.events) if k.startswith("response.")]
+    assert not [k for k in types(client.events) if k.startswith("response.")]
     assert audio_server.backend.requests == []
     assert audio_server.tts is not None and audio_server.tts.requests == []
 
@@ -131,7 +129,7 @@ async def test_manual_commits_and_a_session_that_keeps_its_type(
             await client.send({"type": "input_audio_buffer.commit"})
             events = await client.recv_until(
                 "conversation.item.input_audio_transcription.completed", wait=20)
-            assert kinds(events) == [
+            assert types(events) == [
                 "input_audio_buffer.committed", "conversation.item.added",
                 "conversation.item.done", "conversation.item.input_audio_transcription.delta",
                 "conversation.item.input_audio_transcription.completed"]

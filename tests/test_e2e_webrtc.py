@@ -18,6 +18,7 @@ import aiohttp
 import numpy as np
 import pytest
 from conftest import AudioServer, RunningServer, check_server_frame, run_server, server_settings
+from events import only, types
 from speech import silence, speech_pcm24k
 
 pytest.importorskip("aiortc")
@@ -38,14 +39,6 @@ Event = dict[str, Any]
 TIMEOUT = 20.0
 
 
-def kinds(events: list[Event]) -> list[str]:
-    return [e["type"] for e in events]
-
-
-def only(events: list[Event], kind: str) -> Event:
-    found = [e for e in events if e["type"] == kind]
-    assert len(found) == 1, (kind, kinds(events))
-    return found[0]
 
 
 class Peer:
@@ -148,7 +141,7 @@ async def test_a_spoken_turn_over_webrtc_gets_a_transcript_and_a_spoken_reply(
         assert created["audio"]["input"]["turn_detection"]["type"] == "server_vad"
         peer.say("hello there")
         events = await peer.recv_until("input_audio_buffer.speech_stopped")
-        assert "input_audio_buffer.speech_started" in kinds(events)
+        assert "input_audio_buffer.speech_started" in types(events)
         events = await peer.recv_until("conversation.item.input_audio_transcription.completed")
         assert events[-1]["transcript"] == "say: Hello there."
         events = await peer.recv_until("output_audio_buffer.started")
@@ -162,8 +155,8 @@ async def test_a_spoken_turn_over_webrtc_gets_a_transcript_and_a_spoken_reply(
         assert done["status"] == "completed"
         assert done["output"][0]["content"][0]["transcript"] == "Hello there."
         # Audio is media here: no deltas on the data channel.
-        assert "response.output_audio.delta" not in kinds(peer.events)
-        assert kinds(events).index("response.done") < len(events) - 1
+        assert "response.output_audio.delta" not in types(peer.events)
+        assert types(events).index("response.done") < len(events) - 1
 
 
 async def test_barge_in_clears_the_speaker_and_truncates_to_what_was_played(
@@ -180,7 +173,7 @@ async def test_barge_in_clears_the_speaker_and_truncates_to_what_was_played(
             await peer.loud.wait()
         peer.say("stop", before=0, after=700)
         events = await peer.recv_until("conversation.item.truncated")
-        assert kinds(events).index("input_audio_buffer.speech_started") < kinds(events).index(
+        assert types(events).index("input_audio_buffer.speech_started") < types(events).index(
             "output_audio_buffer.cleared")
         assert only(events, "output_audio_buffer.cleared")["response_id"] == rid
         truncated = events[-1]
@@ -191,7 +184,7 @@ async def test_barge_in_clears_the_speaker_and_truncates_to_what_was_played(
         item = (await peer.recv_until("conversation.item.retrieved"))[-1]["item"]
         kept = item["content"][0]["transcript"]
         assert story.startswith(kept) and len(kept) < len(story)
-        assert "output_audio_buffer.stopped" not in kinds(peer.events)
+        assert "output_audio_buffer.stopped" not in types(peer.events)
 
 
 async def test_calls_need_the_api_key_and_an_sdp_offer(secured_server: RunningServer) -> None:

@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 from conftest import check_server_frame, run_server, server_settings
+from events import types
 from llm_backend import LLMBackend
 from tls_certs import Certs, make_certs
 
@@ -116,9 +117,6 @@ def by_step(records: list[Record]) -> dict[str, list[Record]]:
             steps[current].append(record["event"])
     return steps
 
-
-def types(events: list[Record]) -> list[str]:
-    return [e["type"] for e in events]
 
 
 def reply_text(events: list[Record]) -> str:

@@ -100,18 +100,12 @@ def realtime_session(session: Event) -> tuple[Event, float | None]:
     temp: float | None = None
     for key, value in session.items():
         param = f"session.{key}"
+        if _audio_input(key, value, param, audio_in):
+            continue
         if key == "modalities":
             out["output_modalities"] = modalities(value, param)
-        elif key == "input_audio_format":
-            audio_in["format"] = audio_format(value, param)
         elif key == "output_audio_format":
             audio_out["format"] = audio_format(value, param)
-        elif key == "input_audio_transcription":
-            audio_in["transcription"] = value
-        elif key == "turn_detection":
-            audio_in["turn_detection"] = value
-        elif key == "input_audio_noise_reduction":
-            audio_in["noise_reduction"] = value
         elif key == "voice":
             audio_out["voice"] = value
         elif key == "speed":
@@ -132,21 +126,31 @@ def realtime_session(session: Event) -> tuple[Event, float | None]:
     return out, temp
 
 
+# Beta's flat input settings and where GA keeps them under ``audio.input``.
+_INPUT_KEYS = {"input_audio_transcription": "transcription", "turn_detection": "turn_detection",
+               "input_audio_noise_reduction": "noise_reduction"}
+
+
+def _audio_input(key: str, value: Any, param: str, audio_in: Event) -> bool:
+    """Move one beta input setting into ``audio_in``; False if ``key`` is not one."""
+    if key == "input_audio_format":
+        audio_in["format"] = audio_format(value, param)
+    elif key in _INPUT_KEYS:
+        audio_in[_INPUT_KEYS[key]] = value
+    else:
+        return False
+    return True
+
+
 def transcription_session(session: Event) -> Event:
     """A beta ``transcription_session.update`` ``session`` → a GA transcription session."""
     out: Event = {"type": "transcription"}
     audio_in: Event = {}
     for key, value in session.items():
         param = f"session.{key}"
-        if key == "input_audio_format":
-            audio_in["format"] = audio_format(value, param)
-        elif key == "input_audio_transcription":
-            audio_in["transcription"] = value
-        elif key == "turn_detection":
-            audio_in["turn_detection"] = value
-        elif key == "input_audio_noise_reduction":
-            audio_in["noise_reduction"] = value
-        elif key == "modalities":
+        if _audio_input(key, value, param, audio_in):
+            continue
+        if key == "modalities":
             modalities(value, param)  # checked; a transcription session has no output
         elif key == "client_secret":
             pass
