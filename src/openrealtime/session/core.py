@@ -156,8 +156,6 @@ class Session:
             if session_type == "transcription" else
             default_session(session_id=self.ids.new("sess"), model=model,
                             expires_at=expires_at, caps=self.caps))
-        if pinned is not None:
-            self.config = self._pinned(pinned)
         self.closed = False
         self._events: list[ev.ServerEvent] = []
         self._effects: list[Effect] = []
@@ -165,6 +163,8 @@ class Session:
         self._default: Response | None = None
         self._sink = _DefaultConversation(self)
         self._voice_locked = False
+        if pinned is not None:
+            self.config = self._merged(pinned)
         # The audio of assistant audio parts, by item id: for truncate and retrieve.
         self.tracks: dict[str, AudioTrack] = {}
         self.playback = Playback() if self.caps.server_playback else None
@@ -387,29 +387,22 @@ class Session:
 
     # --- session ----------------------------------------------------------------------------
 
-    def _pinned(self, pinned: SessionConfig) -> RealtimeSession | TranscriptionSession:
-        # Merged as a session.update is, so a key's config fails the same way as on the wire.
+    def _merged(self, update: SessionConfig) -> RealtimeSession | TranscriptionSession:
+        """The configuration with ``update`` applied (a session.update, or an ephemeral key's
+        pinned config, which so fails the same way as on the wire)."""
         cfg = self.config
-        if isinstance(pinned, RealtimeSession) and isinstance(cfg, RealtimeSession):
-            return apply_update(cfg, pinned, caps=self.caps, voice_locked=False)
-        if isinstance(pinned, TranscriptionSession) and isinstance(cfg, TranscriptionSession):
-            return apply_transcription_update(cfg, pinned)
-        raise ClientError("The configuration is for another session type.",
-                          param="session.type")
+        if isinstance(update, RealtimeSession) and isinstance(cfg, RealtimeSession):
+            return apply_update(cfg, update, caps=self.caps, voice_locked=self._voice_locked)
+        if isinstance(update, TranscriptionSession) and isinstance(cfg, TranscriptionSession):
+            return apply_transcription_update(cfg, update)
+        # A session keeps the type it was opened with (EVENTS.md §3.2, §6.14).
+        given = "transcription" if isinstance(update, TranscriptionSession) else "realtime"
+        have = "transcription" if isinstance(cfg, TranscriptionSession) else "realtime"
+        raise ClientError(f"Passing a {given} session update event to a {have} session is "
+                          "not allowed.", param="session.type")
 
     def _session_update(self, event: ce.SessionUpdateEvent) -> None:
-        update, cfg = event.session, self.config
-        new: RealtimeSession | TranscriptionSession
-        if isinstance(update, RealtimeSession) and isinstance(cfg, RealtimeSession):
-            new = apply_update(cfg, update, caps=self.caps, voice_locked=self._voice_locked)
-        elif isinstance(update, TranscriptionSession) and isinstance(cfg, TranscriptionSession):
-            new = apply_transcription_update(cfg, update)
-        else:
-            # A session keeps the type it was opened with (EVENTS.md §3.2, §6.14).
-            given = "transcription" if isinstance(update, TranscriptionSession) else "realtime"
-            have = "transcription" if isinstance(cfg, TranscriptionSession) else "realtime"
-            raise ClientError(f"Passing a {given} session update event to a {have} session "
-                              "is not allowed.", param="session.type")
+        new = self._merged(event.session)
         out = ev.SessionUpdatedEvent(session=new)
         self._check_frame(out, "session")
         self.config = new
