@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -44,7 +44,8 @@ TIMEOUT = 20.0
 class Peer:
     """The client side of a call: a microphone track, the received audio, the event channel."""
 
-    def __init__(self) -> None:
+    def __init__(self, check: Callable[[str], Event] = check_server_frame) -> None:
+        """``check`` validates each received event (GA by default)."""
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self.mic = SpeakerTrack()  # a paced 48 kHz source is just what a microphone is
         self.pc.addTrack(self.mic)
@@ -53,7 +54,8 @@ class Peer:
         self.channel.on("open", self.opened.set)
         self.inbox: asyncio.Queue[Event] = asyncio.Queue()
         self.events: list[Event] = []
-        self.channel.on("message", lambda m: self.inbox.put_nowait(check_server_frame(m)))
+        self.channel.on("message", lambda m: self.inbox.put_nowait(check(m)))
+        self.call_id = ""
         self.heard: list[float] = []  # peak level of each received 20 ms frame
         self.loud = asyncio.Event()
         self._reader: asyncio.Task[None] | None = None
@@ -101,14 +103,17 @@ class Peer:
 
 
 @asynccontextmanager
-async def call(server: AudioServer, session: Event | None = None) -> AsyncIterator[Peer]:
-    """A connected call; ``session`` goes as the multipart ``session`` part."""
-    peer = Peer()
+async def call(server: RunningServer, session: Event | None = None, *,
+               path: str = "/v1/realtime/calls",
+               check: Callable[[str], Event] = check_server_frame) -> AsyncIterator[Peer]:
+    """A connected call; ``session`` goes as the multipart ``session`` part. The peer's
+    ``call_id`` is read from ``Location``."""
+    peer = Peer(check)
     try:
         sdp = await peer.offer()
         async with aiohttp.ClientSession() as http:
-            url = f"{server.http_base}/v1/realtime/calls"
-            headers = {"Authorization": "Bearer k"}
+            url = f"{server.http_base}{path}"
+            headers = {"Authorization": f"Bearer {server.api_key or 'k'}"}
             if session is None:
                 resp = await http.post(url, data=sdp, headers={
                     **headers, "Content-Type": "application/sdp"})
@@ -120,6 +125,7 @@ async def call(server: AudioServer, session: Event | None = None) -> AsyncIterat
             assert resp.status == 201, await resp.text()
             assert resp.content_type == "application/sdp"
             assert resp.headers["Location"].startswith("/v1/realtime/calls/rtc_")
+            peer.call_id = resp.headers["Location"].rsplit("/", 1)[1]
             answer = await resp.text()
         await peer.pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
         async with asyncio.timeout(TIMEOUT):

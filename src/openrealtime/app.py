@@ -147,15 +147,16 @@ def build_app(settings: Settings, engines: Engines | None = None) -> web.Applica
     caps = Capabilities(audio_output=engines.tts is not None)
     keys = KeySigner(signing_secret(settings.ephemeral_key_secret, settings.api_key))
     admission = Admission(settings.max_sessions)  # WebSocket sessions and WebRTC calls alike
-    app.router.add_get("/v1/realtime", realtime_handler(
-        engines, settings.api_key, caps=caps, limits=limits,
-        admission=admission, keys=keys))
-    app.add_routes(KeyMinter(keys, settings.api_key, caps=caps, limits=limits).routes())
-    app.router.add_get("/healthz", healthz)
-    add_console_routes(app)
     calls = WebRTCCalls(engines, settings.api_key, keys=keys, limits=limits,
                         admission=admission,
                         ice=IceOptions(settings.webrtc_udp_ports, settings.webrtc_public_ip))
+    app.router.add_get("/v1/realtime", realtime_handler(
+        engines, settings.api_key, caps=caps, limits=limits,
+        admission=admission, keys=keys, calls=calls.find))
+    app.router.add_post("/v1/realtime", calls.create_beta)  # beta's WebRTC: raw SDP
+    app.add_routes(KeyMinter(keys, settings.api_key, caps=caps, limits=limits).routes())
+    app.router.add_get("/healthz", healthz)
+    add_console_routes(app)
     app.router.add_post("/v1/realtime/calls", calls.create)
     app.router.add_post("/v1/realtime/calls/{call_id}/hangup", calls.hangup)
 

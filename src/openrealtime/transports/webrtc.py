@@ -1,9 +1,13 @@
-"""WebRTC calls (GA): ``POST /v1/realtime/calls`` answers an SDP offer (EVENTS.md §1.6).
+"""WebRTC calls: ``POST /v1/realtime/calls`` (GA) answers an SDP offer (EVENTS.md §1.6), and
+so does ``POST /v1/realtime?model=…`` (beta's WebRTC, whose data channel speaks beta).
 
 Each call is one session on the same core as the WebSocket: its events travel as JSON text on
 the ``oai-events`` data channel, and its audio as Opus RTP. The client's audio becomes input
 appends; the session's audio goes to a paced speaker track instead of out as deltas, so the
 server knows what was heard (``output_audio_buffer.*``, truncation on interruption).
+
+A server may join a call with a WebSocket (``/v1/realtime?call_id=``, the "sideband"): it
+gets the call's events from then on and its client events go into the same session.
 
 aiortc comes with the optional ``webrtc`` extra and is imported when the first call arrives.
 """
@@ -25,6 +29,7 @@ from ..audio.convert import Converter
 from ..audio.spec import PCM24K
 from ..engines.loading import EngineLoadError, require
 from ..protocol import client_events as ce
+from ..protocol.beta import BetaDialect
 from ..protocol.codec import decode_client_event
 from ..protocol.errors import INVALID_EVENT, ClientError
 from ..protocol.session_types import SessionConfig, TranscriptionSession
@@ -37,6 +42,8 @@ from .admission import Admission
 from .auth import admit, pinned_config
 from .keys import InvalidKey, KeySigner
 from .websocket import DEFAULT_MODEL, unauthorized
+
+Hangup = Callable[[], Awaitable[object]]
 
 if TYPE_CHECKING:
     from aiortc import RTCDataChannel, RTCPeerConnection
@@ -81,11 +88,12 @@ class _CallDriver(SessionDriver):
 
 
 class Call:
-    """One call: its peer connection, session driver, speaker track and event channel."""
+    """One call: its peer connection, session driver, speaker track and event channel, and
+    the sideband sockets attached to it (``websocket.LiveCall``)."""
 
     def __init__(self, call_id: str, pc: RTCPeerConnection, session: Session, engines: Engines,
                  clock: Callable[[], float], limits: Limits,
-                 on_end: Callable[[Call], None]) -> None:
+                 on_end: Callable[[Call], None], dialect: BetaDialect | None = None) -> None:
         from .webrtc_media import SpeakerTrack
 
         self.id = call_id
@@ -95,9 +103,16 @@ class Call:
         self.driver = _CallDriver(session, engines, self._send, clock, self.speaker)
         self._clock = clock
         self._on_end = on_end
+        self._dialect = dialect  # the data channel's; a sideband brings its own
         self._channel: RTCDataChannel | None = None
-        self._unsent: list[str] = []  # events made before the client opened the channel
+        # Events made before the client opened the channel; None: the offer has no channel
+        # (an audio-only call, driven by a sideband).
+        self._unsent: list[str] | None = []
         self._inbox: asyncio.Queue[str | bytes] = asyncio.Queue()
+        # One client frame at a time, from the channel or a sideband, in the order they came
+        # (the lock is FIFO); a sideband waiting here is its backpressure.
+        self._turn = asyncio.Lock()
+        self._sidebands: dict[Send, Hangup] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
         self._to_mic: Converter | None = None
@@ -111,33 +126,74 @@ class Call:
     # --- events -----------------------------------------------------------------------------
 
     async def _send(self, frame: bytes) -> None:
+        for send in list(self._sidebands):
+            try:
+                await send(frame)
+            except ConnectionError:  # that socket is closing; the call goes on without it
+                self._sidebands.pop(send, None)
+        if self._dialect is not None:
+            beta = self._dialect.to_client(frame)
+            if beta is None:
+                return
+            frame = beta
         channel = self._channel
         if channel is None:
-            self._unsent.append(frame.decode())
+            if self._unsent is not None:
+                self._unsent.append(frame.decode())
         elif channel.readyState == "open":
             channel.send(frame.decode())
         else:
             raise ConnectionResetError("the oai-events data channel is closed")
 
+    def without_channel(self) -> None:
+        """The offer has no data channel: the call's events go to its sidebands only."""
+        self._unsent = None
+
+    def attach(self, send: Send, hangup: Hangup) -> Callable[[], None]:
+        if self._closed:
+            raise ConnectionResetError("the call has ended")
+        self._sidebands[send] = hangup
+
+        def detach() -> None:
+            self._sidebands.pop(send, None)
+        return detach
+
+    async def receive(self, data: str | bytes, dialect: BetaDialect | None) -> None:
+        async with self._turn:
+            if self._closed:
+                raise ConnectionResetError("the call has ended")
+            await self._take(data, dialect)
+
     def _on_channel(self, channel: RTCDataChannel) -> None:
         if channel.label != EVENTS_CHANNEL or self._channel is not None:
             return
         self._channel = channel
-        for text in self._unsent:
+        for text in self._unsent or ():
             channel.send(text)
-        self._unsent.clear()
+        self._unsent = []
         channel.on("message", self._inbox.put_nowait)
 
     async def _serve(self) -> None:
         await self.driver.flush()  # ``session.created``: held until the channel opens
         while True:
             data = await self._inbox.get()
-            if isinstance(data, bytes):
-                self.session.receive_client_error(ClientError(
-                    "Binary messages are not supported; send JSON text.", code=INVALID_EVENT))
+            async with self._turn:
+                await self._take(data, self._dialect)
+
+    async def _take(self, data: str | bytes, dialect: BetaDialect | None) -> None:
+        if isinstance(data, bytes):
+            self.session.receive_client_error(ClientError(
+                "Binary messages are not supported; send JSON text.", code=INVALID_EVENT))
+            await self.driver.flush()
+            return
+        if dialect is not None:
+            try:
+                data = dialect.from_client(data)
+            except ClientError as err:
+                self.session.receive_client_error(err)
                 await self.driver.flush()
-            else:
-                await self.driver.receive_frame(data)
+                return
+        await self.driver.receive_frame(data)
 
     # --- audio ------------------------------------------------------------------------------
 
@@ -198,6 +254,9 @@ class Call:
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.driver.aclose()
         self.speaker.stop()
+        hangups = list(self._sidebands.values())
+        self._sidebands.clear()
+        await asyncio.gather(*(hangup() for hangup in hangups), return_exceptions=True)
         await self.pc.close()
 
 
@@ -226,6 +285,20 @@ class WebRTCCalls:
         self.calls: dict[str, Call] = {}
 
     async def create(self, request: web.Request) -> web.Response:
+        """``POST /v1/realtime/calls``: a GA call. An ``OpenAI-Beta`` header is not looked
+        at: this endpoint only ever spoke GA (beta's WebRTC was ``POST /v1/realtime``)."""
+        return await self._create(request, beta=False)
+
+    async def create_beta(self, request: web.Request) -> web.Response:
+        """``POST /v1/realtime?model=…``: beta's WebRTC, raw SDP; the data channel speaks beta
+        whether or not the request carried the beta header (browsers' SDP posts did not)."""
+        return await self._create(request, beta=True)
+
+    def find(self, call_id: str) -> Call | None:
+        """The live call with this id (for a sideband to join)."""
+        return self.calls.get(call_id)
+
+    async def _create(self, request: web.Request, *, beta: bool) -> web.Response:
         try:
             require("aiortc", engine="WebRTC", extra="webrtc")
         except EngineLoadError as err:
@@ -243,7 +316,10 @@ class WebRTCCalls:
             offer, config = await _read_offer(request)
             if pinned is None:
                 pinned, config = config, None
-            session = Session(model=DEFAULT_MODEL, now=self._clock(), caps=self._caps,
+            # GA takes the model from the session configuration; beta (and GA's first
+            # examples) put it in the query.
+            model = request.query.get("model") or DEFAULT_MODEL
+            session = Session(model=model, now=self._clock(), caps=self._caps,
                               limits=self._limits, pinned=pinned, session_type=(
                                   "transcription" if isinstance(pinned, TranscriptionSession)
                                   else "realtime"))
@@ -252,9 +328,10 @@ class WebRTCCalls:
                                              self._clock())
         except (ClientError, InvalidKey) as err:
             return bad_request(str(err), getattr(err, "param", None))
-        return await self._answer(offer, session)
+        return await self._answer(offer, session, BetaDialect() if beta else None)
 
-    async def _answer(self, offer: str, session: Session) -> web.Response:
+    async def _answer(self, offer: str, session: Session,
+                      dialect: BetaDialect | None) -> web.Response:
         from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
         from .webrtc_ice import announce_public_ip, parse_ports, restrict_ports
@@ -264,11 +341,13 @@ class WebRTCCalls:
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         # Before the offer is applied: that is when aiortc announces the client's track.
         call = Call(session.ids.new("rtc"), pc, session, self._engines, self._clock,
-                    self._limits, self._forget)
+                    self._limits, self._forget, dialect)
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
             if not pc.getTransceivers() and pc.sctp is None:
                 raise ValueError("it offers neither audio nor a data channel")
+            if pc.sctp is None:
+                call.without_channel()
             if self._ice.udp_ports is not None:
                 restrict_ports(pc, parse_ports(self._ice.udp_ports))
             if any(t.kind == "audio" for t in pc.getTransceivers()):

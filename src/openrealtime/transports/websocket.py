@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from aiohttp import WSMsgType, web
 
 from ..protocol.beta import BetaDialect, is_beta
 from ..protocol.errors import INVALID_EVENT, ClientError
-from ..runtime.driver import Engines, SessionDriver
+from ..runtime.driver import Engines, Send, SessionDriver
 from ..session.config import Capabilities
 from ..session.core import Session
 from ..session.limits import Limits
@@ -33,6 +34,29 @@ def unauthorized(message: str = "Incorrect API key provided.") -> web.Response:
         status=401)
 
 
+def call_not_found() -> web.Response:
+    # OpenAI's answer to an unknown ``call_id``, as reported (param included).
+    return web.json_response(
+        {"error": {"message": "No session found for the provided call_id",
+                   "type": "invalid_request_error", "code": "call_id_not_found", "param": ""}},
+        status=404)
+
+
+class LiveCall(Protocol):
+    """A running call (WebRTC) that a WebSocket can join as its sideband (``?call_id=``).
+    Defined here, met by ``webrtc.Call``, so that this module needs no WebRTC import."""
+
+    def attach(self, send: Send, hangup: Callable[[], Awaitable[object]]) -> Callable[[], None]:
+        """From now on ``send`` gets every event of the call (GA frames); ``hangup`` closes
+        the socket when the call ends. Returns the detach. ``ConnectionResetError``: ended."""
+        ...
+
+    async def receive(self, data: str | bytes, dialect: BetaDialect | None) -> None:
+        """A frame from the socket, into the call's session in turn with the call's own.
+        ``ConnectionResetError`` once the call has ended."""
+        ...
+
+
 def realtime_handler(
     engines: Engines,
     api_key: str | None,
@@ -42,9 +66,11 @@ def realtime_handler(
     clock: Callable[[], float] = time.time,
     admission: Admission | None = None,
     keys: KeySigner | None = None,
+    calls: Callable[[str], LiveCall | None] | None = None,
 ) -> Callable[[web.Request], asyncio.Future[web.StreamResponse]]:
     """``admission`` counts the sessions open at once (past its limit a handshake gets 503).
-    ``keys`` checks ephemeral ``ek_`` keys; their pinned configuration starts the session."""
+    ``keys`` checks ephemeral ``ek_`` keys; their pinned configuration starts the session.
+    ``calls`` finds the live call a ``?call_id=`` sideband joins."""
     limits = limits or Limits()
     caps = caps or Capabilities(audio_output=engines.tts is not None)
     admission = admission or Admission()
@@ -58,6 +84,9 @@ def realtime_handler(
                                  f"and cannot open a {wanted} session.")
         except InvalidKey as err:
             return unauthorized(str(err))
+        call_id = request.query.get("call_id")
+        if call_id is not None:  # joins a session already counted: no admission
+            return await sideband(request, call_id, claims)
         if admission.full():
             return admission.refusal()
         admission.enter()
@@ -65,6 +94,44 @@ def realtime_handler(
             return await serve(request, claims)
         finally:
             admission.leave()
+
+    async def sideband(request: web.Request, call_id: str,
+                       claims: KeyClaims | None) -> web.StreamResponse:
+        """Server-side control of a call: its events out, client events in (GA unless the
+        handshake asks for beta). The socket closing leaves the call; the call ending closes
+        the socket with 1000. Nothing is replayed: ``session.created`` went to the caller."""
+        if claims is not None:
+            return unauthorized("A call's sideband needs the server's API key; ephemeral keys "
+                                "cannot join calls.")
+        call = calls(call_id) if calls is not None else None
+        if call is None:
+            return call_not_found()
+        ws = web.WebSocketResponse(protocols=("realtime",), max_msg_size=MAX_INCOMING,
+                                   autoping=True, compress=False)
+        await ws.prepare(request)
+
+        async def send(frame: bytes) -> None:
+            await ws.send_frame(frame, WSMsgType.TEXT)
+
+        dialect = BetaDialect() if is_beta(request.headers) else None
+        try:
+            detach = call.attach(send if dialect is None else dialect.wrap(send),
+                                 lambda: ws.close(code=1000, message=b"call ended"))
+        except ConnectionResetError:  # it ended during the handshake
+            await ws.close(code=1000, message=b"call ended")
+            return ws
+        try:
+            async for msg in ws:
+                if msg.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+                    await call.receive(msg.data, dialect)
+        except ConnectionResetError:
+            pass
+        except Exception:  # our bug: log it, close this socket, leave the call running
+            log.exception("sideband of call %s crashed", call_id)
+            await ws.close(code=1011, message=b"internal error")
+        finally:
+            detach()
+        return ws
 
     async def serve(request: web.Request, claims: KeyClaims | None) -> web.StreamResponse:
         model = request.query.get("model") or DEFAULT_MODEL
