@@ -126,9 +126,8 @@ async def test_a_cancelled_transcription_frees_its_worker() -> None:
         task = asyncio.create_task(transcribe(stt, long))
 
         async def decoding() -> None:
-            # The one decoder leaves the pool when the decoding starts; a worker thread has no
-            # event to tell the loop that, so look.
-            while not stt._idle.empty():  # noqa: ASYNC110
+            # The first piece is with the worker process once the engine counts it.
+            while not stt.decoding:  # noqa: ASYNC110
                 await asyncio.sleep(0.001)
 
         await asyncio.wait_for(decoding(), TIMEOUT)

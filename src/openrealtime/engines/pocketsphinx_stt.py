@@ -7,13 +7,14 @@ server, or use the faster-whisper engine, for that.
 pocketsphinx knows English only: a request for another language is still transcribed, as
 English. The request's ``prompt`` is ignored.
 
-A decoder is not thread-safe, so each worker thread takes one from a small pool (``workers``
-decoders at most, made as needed) for a whole utterance.
+Decoding runs in ``workers`` worker processes with a decoder each (``pocketsphinx_worker``):
+pocketsphinx holds the GIL while it decodes, so in a thread it would freeze the event loop and
+every session for as long as a decode takes. Processes also decode on several cores at once.
 
 Each utterance is decoded on its own: cepstral mean normalisation in batch mode, over the whole
 utterance, with the front end reset before it. pocketsphinx's live default keeps a running
 estimate, which would carry one session's voice and microphone over into the next utterance
-the same pooled decoder hears, and make a transcript depend on what came before. Measured on
+the same worker's decoder hears, and make a transcript depend on what came before. Measured on
 espeak's voices, batch mode is as accurate as a live estimate that has already adapted, and
 far better than a fresh one. It needs the utterance whole, so long audio is decoded in pieces
 of at most 10 s, cut where it is quietest; between pieces, a transcription nobody waits for
@@ -23,17 +24,17 @@ any more stops.
 from __future__ import annotations
 
 import asyncio
-import queue
-import threading
 from collections.abc import AsyncGenerator, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from ..audio.convert import Converter
 from ..audio.spec import AudioSpec
+from . import pocketsphinx_worker as worker
 from .loading import EngineLoadError, first_line
 from .stt import STTError, TranscriptChunk, TranscriptDelta, TranscriptDone, TranscriptionRequest
 
@@ -62,7 +63,7 @@ class PocketsphinxTranscriber:
 
     def __init__(self, model_dir: str | None = None, workers: int = 2) -> None:
         """``model_dir``: another model (see ``model_files``); by default the wheel's US
-        English one. ``workers``: utterances decoded at once, each with its own decoder."""
+        English one. ``workers``: utterances decoded at once, each in its own process."""
         if workers < 1:
             raise ValueError(f"workers must be at least 1, not {workers}")
         try:
@@ -71,51 +72,40 @@ class PocketsphinxTranscriber:
             raise EngineLoadError(f"the {ENGINE} engine cannot import pocketsphinx ({err}); "
                                   "reinstall it: pip install --force-reinstall pocketsphinx"
                                   ) from None
-        self._ps: Any = pocketsphinx
         self._config = model_files(model_dir)
-        try:
-            first = self._new_decoder()  # now, so that a bad model stops the server at start
+        try:  # here, so that a bad model stops the server at start with a clear line
+            pocketsphinx.Decoder(loglevel="ERROR", cmn="batch", **self._config)
         except Exception as err:  # pocketsphinx raises RuntimeError, ValueError, OSError…
             fix = (f"give {_LAYOUT}" if model_dir else
                    "reinstall it: pip install --force-reinstall pocketsphinx")
             raise EngineLoadError(f"the {ENGINE} engine cannot load "
                                   f"{model_dir or 'its built-in English model'} "
                                   f"({first_line(err)}); {fix}") from None
-        self._idle: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._idle.put(first)
-        # Its own threads: a long utterance holds one of them, never a thread of the loop's
-        # default pool that other work (file reads, DNS) needs.
-        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="pocketsphinx")
-        self._stops: set[threading.Event] = set()
+        self._workers = workers
+        self._pool = self._new_pool()
+        self.decoding = 0
+        """Pieces being decoded or waiting for a worker now."""
         self._closed = False
 
-    def _new_decoder(self) -> Any:
-        return self._ps.Decoder(loglevel="ERROR", cmn="batch", **self._config)
+    def _new_pool(self) -> ProcessPoolExecutor:
+        # Processes, not threads: a decode holds the GIL for its whole length. Spawned, not
+        # forked: the server has threads (onnxruntime, executors) a fork would copy mid-work.
+        pool = ProcessPoolExecutor(self._workers, mp_context=get_context("spawn"),
+                                   initializer=worker.start, initargs=(self._config,))
+        for _ in range(self._workers):
+            pool.submit(worker.ready)  # start them now, not at the first turn
+        return pool
 
-    def _decode(self, pcm: bytes, stop: threading.Event) -> str | None:
-        """The words in ``pcm`` (16 kHz PCM16), or ``None`` when told to stop."""
-        if stop.is_set():  # given up while it waited for a worker
-            return None
+    async def _decode(self, piece: bytes) -> str:
+        self.decoding += 1
         try:
-            decoder = self._idle.get_nowait()
-        except queue.Empty:  # at most one decoder per worker thread is ever made
-            decoder = self._new_decoder()
-        words: list[str] = []
-        for piece in _pieces(pcm):
-            if len(piece) < MIN_BYTES:
-                continue  # a sliver after a cut (no frames at all would fail)
-            decoder.reinit_feat()  # no front-end state from the last utterance (~30 us)
-            decoder.start_utt()
-            decoder.process_raw(piece, False, True)  # full_utt: the batch mean over the piece
-            decoder.end_utt()
-            hyp = decoder.hyp()
-            if hyp is not None:
-                words += _words(hyp.hypstr)
-            if stop.is_set():
-                break
-        # Back to the pool only after clean utterances: one that raised may be in any state.
-        self._idle.put(decoder)
-        return None if stop.is_set() else " ".join(words)
+            return await asyncio.wrap_future(self._pool.submit(worker.decode, piece))
+        except BrokenProcessPool as err:  # a worker died (killed, out of memory): start anew
+            self._pool = self._new_pool()
+            raise STTError(ENGINE_ERROR, f"a {ENGINE} worker process died: "
+                                         f"{first_line(err)}") from err
+        finally:
+            self.decoding -= 1
 
     async def transcribe(
             self, request: TranscriptionRequest) -> AsyncGenerator[TranscriptChunk, None]:
@@ -126,32 +116,29 @@ class PocketsphinxTranscriber:
         if len(pcm) < MIN_BYTES or _silent(pcm):
             yield TranscriptDone("", duration)
             return
-        loop = asyncio.get_running_loop()
-        stop = threading.Event()
-        self._stops.add(stop)
+        words: list[str] = []
         try:
-            job = loop.run_in_executor(self._pool, self._decode, pcm, stop)
-            text = await job
-        except Exception as err:
-            if self._closed:  # the pool was shut down before the job could be queued
-                raise STTError(ENGINE_ERROR, f"the {ENGINE} engine is closed.") from err
+            # Piece by piece: a transcription nobody waits for any more (cancelled, closed)
+            # stops after the piece a worker is on.
+            for piece in _pieces(pcm):
+                if len(piece) >= MIN_BYTES:  # a sliver after a cut: no frames would fail
+                    words += _words(await self._decode(piece))
+        except STTError:
+            raise
+        except Exception as err:  # CancelledError is not an Exception: it passes through
+            if self._closed:
+                raise STTError(ENGINE_ERROR, f"the {ENGINE} engine was closed during the "
+                                             "transcription.") from err
             raise STTError(ENGINE_ERROR, f"{ENGINE} failed: {first_line(err)}") from err
-        finally:
-            stop.set()  # a decode nobody waits for stops before its next piece
-            self._stops.discard(stop)
-        if text is None:
-            raise STTError(ENGINE_ERROR, f"the {ENGINE} engine was closed during the "
-                                         "transcription.")
+        text = " ".join(words)
         if text:
             yield TranscriptDelta(text)
         yield TranscriptDone(text, duration)
 
     async def aclose(self) -> None:
-        """Take no more requests, stop those in progress, and wait for their threads."""
+        """Take no more requests, drop queued pieces, and wait for the worker processes."""
         self._closed = True
-        for stop in list(self._stops):
-            stop.set()
-        await asyncio.to_thread(self._pool.shutdown, wait=True)
+        await asyncio.to_thread(self._pool.shutdown, wait=True, cancel_futures=True)
 
 
 def model_files(model_dir: str | None) -> dict[str, str]:
