@@ -182,20 +182,27 @@ class RealtimeClient:
 
 @asynccontextmanager
 async def realtime_client(server: RunningServer, *, api_key: str = "k",
-                          model: str = "gpt-realtime") -> AsyncIterator[RealtimeClient]:
-    """Connect with openai-python and read ``session.created``."""
+                          model: str | None = "gpt-realtime", created: bool = True,
+                          **connect_options: Any) -> AsyncIterator[RealtimeClient]:
+    """Connect with openai-python and (``created``) read ``session.created``.
+
+    ``connect_options`` go to ``client.realtime.connect`` (``extra_query``, ``call_id``).
+    """
     from openai import AsyncOpenAI
 
     openai_client = AsyncOpenAI(api_key=api_key, base_url=f"{server.http_base}/v1",
                                 websocket_base_url=server.ws_base)
+    if model is not None:
+        connect_options["model"] = model
     try:
         async with asyncio.timeout(TIMEOUT):
-            manager = openai_client.realtime.connect(model=model)
+            manager = openai_client.realtime.connect(**connect_options)
             conn = await manager.__aenter__()
         try:
             client = RealtimeClient(conn)
-            created = await client.recv()
-            assert created["type"] == "session.created", created
+            if created:
+                first = await client.recv()
+                assert first["type"] == "session.created", first
             yield client
         finally:
             async with asyncio.timeout(TIMEOUT):

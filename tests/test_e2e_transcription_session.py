@@ -6,13 +6,10 @@ backend, and never a response. Every frame is checked against openai-python's mo
 
 from __future__ import annotations
 
-import asyncio
 import base64
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
-from conftest import TIMEOUT, AudioServer, RealtimeClient, RunningServer
+from conftest import AudioServer, RealtimeClient, RunningServer, realtime_client
 from events import types
 from speech import chunks, silence, speech_pcm24k
 
@@ -21,24 +18,10 @@ UTTERANCE = "please write down the shopping list"
 
 
 
-@asynccontextmanager
-async def transcription_client(server: RunningServer) -> AsyncIterator[RealtimeClient]:
+def transcription_client(server: RunningServer) -> Any:
     """Connect as the GA SDK does for transcription: no model, ``intent=transcription``."""
-    from openai import AsyncOpenAI
-
-    openai_client = AsyncOpenAI(api_key="k", base_url=f"{server.http_base}/v1",
-                                websocket_base_url=server.ws_base)
-    try:
-        async with asyncio.timeout(TIMEOUT):
-            manager = openai_client.realtime.connect(extra_query={"intent": "transcription"})
-            conn = await manager.__aenter__()
-        try:
-            yield RealtimeClient(conn)
-        finally:
-            async with asyncio.timeout(TIMEOUT):
-                await manager.__aexit__(None, None, None)
-    finally:
-        await openai_client.close()
+    return realtime_client(server, model=None, created=False,
+                           extra_query={"intent": "transcription"})
 
 
 async def stream(client: RealtimeClient, pcm: bytes) -> None:

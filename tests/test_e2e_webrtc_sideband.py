@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
 import pytest
-from conftest import TIMEOUT, RealtimeClient, RunningServer, run_server, server_settings
+from conftest import (
+    TIMEOUT,
+    RealtimeClient,
+    RunningServer,
+    realtime_client,
+    run_server,
+    server_settings,
+)
 from events import only, types
 from llm_backend import LLMBackend
 
@@ -38,25 +43,10 @@ WEATHER_TOOL = {
 }
 
 
-@asynccontextmanager
-async def sideband(server: RunningServer, call_id: str) -> AsyncIterator[RealtimeClient]:
+def sideband(server: RunningServer, call_id: str) -> Any:
     """openai-python's GA connection to a call (no ``session.created``: the call had it)."""
-    from openai import AsyncOpenAI
-
-    openai_client = AsyncOpenAI(api_key=server.api_key or "k",
-                                base_url=f"{server.http_base}/v1",
-                                websocket_base_url=server.ws_base)
-    try:
-        async with asyncio.timeout(TIMEOUT):
-            manager = openai_client.realtime.connect(call_id=call_id)
-            conn = await manager.__aenter__()
-        try:
-            yield RealtimeClient(conn)
-        finally:
-            async with asyncio.timeout(TIMEOUT):
-                await manager.__aexit__(None, None, None)
-    finally:
-        await openai_client.close()
+    return realtime_client(server, api_key=server.api_key or "k", model=None, created=False,
+                           call_id=call_id)
 
 
 async def joined(peer: Peer, side: RealtimeClient, instructions: str) -> None:
