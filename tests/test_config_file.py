@@ -220,3 +220,33 @@ def test_the_banner_names_every_active_engine_and_how_to_reach_a_real_model() ->
 def test_a_key_file_without_its_certificate_is_refused() -> None:
     with pytest.raises(SettingsError, match="--ssl-keyfile needs --ssl-certfile"):
         load_settings({"ssl_keyfile": __file__}, {})
+
+
+@pytest.mark.tiny_models
+def test_local_engine_settings_reach_the_engines(tmp_path: Path) -> None:
+    pytest.importorskip("faster_whisper")
+    from tiny_whisper import build
+
+    from openrealtime.app import build_stt
+
+    model = build(tmp_path / "tiny-random-whisper")
+    stt = build_stt(load_settings({"asr_engine": "faster-whisper", "asr_model": str(model),
+                                   "asr_device": "cpu", "asr_compute_type": "int8"}, {}))
+    assert stt is not None
+    whisper = stt._model.model  # type: ignore[attr-defined]  # CTranslate2's own
+    # int8 runs as int8_float32 on a CPU; the model's own type here would be float32.
+    assert whisper.device == "cpu" and whisper.compute_type.startswith("int8")
+
+
+@pytest.mark.tiny_models
+def test_llama_settings_reach_the_engine(tmp_path: Path) -> None:
+    pytest.importorskip("llama_cpp")
+    from tiny_gguf import write_tiny_gguf
+
+    from openrealtime.app import build_llm
+
+    path = write_tiny_gguf(tmp_path / "tiny.gguf")
+    llm = build_llm(load_settings({"llm_engine": "llama-cpp", "llm_model": str(path),
+                                   "llm_context": "512", "llm_chat_format": "chatml"}, {}))
+    llama = llm._llama  # type: ignore[attr-defined]
+    assert (llama.n_ctx(), llama.chat_format) == (512, "chatml")

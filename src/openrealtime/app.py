@@ -43,7 +43,7 @@ def build_llm(s: Settings) -> LLM:
         from .engines.llama_cpp_llm import LlamaCppLLM
 
         assert s.llm_model is not None
-        return LlamaCppLLM(s.llm_model)
+        return LlamaCppLLM(s.llm_model, n_ctx=s.llm_context, chat_format=s.llm_chat_format)
     return EchoLLM()
 
 
@@ -55,7 +55,8 @@ def build_stt(s: Settings) -> Transcriber | None:
         from .engines.faster_whisper_stt import FasterWhisperTranscriber
 
         assert s.asr_model is not None
-        return FasterWhisperTranscriber(s.asr_model, device=s.asr_device)
+        return FasterWhisperTranscriber(s.asr_model, device=s.asr_device,
+                                        compute_type=s.asr_compute_type)
     if s.asr == "pocketsphinx":
         from .engines.pocketsphinx_stt import PocketsphinxTranscriber
 

@@ -41,12 +41,16 @@ HELP = {
     "llm_model": "model name for the LLM backend (default: the session's), or llama-cpp's GGUF",
     "llm_api_key": "API key for the LLM backend",
     "llm_rules": "the scripted engine's YAML rules file",
+    "llm_context": "llama-cpp's context window in tokens (default 4096)",
+    "llm_chat_format": "llama-cpp's chat format, e.g. chatml (default: the GGUF's template)",
     "asr_engine": f"{', '.join(ASR_ENGINES)} (default: openai with --asr-base-url, "
                   "else pocketsphinx)",
     "asr_base_url": "OpenAI-compatible base URL for speech-to-text",
     "asr_model": "speech-to-text model name, or faster-whisper's model directory",
     "asr_api_key": "API key for the speech-to-text backend",
     "asr_device": "auto, cpu or cuda, for faster-whisper (default auto)",
+    "asr_compute_type": "faster-whisper's compute type: int8, float16, ... (default: the "
+                        "model's)",
     "tts_engine": f"{', '.join(TTS_ENGINES)} (default: openai with --tts-base-url, else espeak)",
     "tts_base_url": "OpenAI-compatible base URL for text-to-speech",
     "tts_model": "text-to-speech model name, or piper's/kokoro's .onnx file",

@@ -53,12 +53,18 @@ class Settings:
     llm_model: str | None = None
     llm_api_key: str | None = None
     llm_rules: str | None = None
+    llm_context: int = 4096
+    """llama-cpp's context window in tokens."""
+    llm_chat_format: str | None = None
+    """llama-cpp's chat format (None: the GGUF's own template)."""
     asr_engine: str | None = None
     """None: ``openai`` when ``asr_base_url`` is set, else ``pocketsphinx``."""
     asr_base_url: str | None = None
     asr_model: str | None = None
     asr_api_key: str | None = None
     asr_device: str = "auto"
+    asr_compute_type: str = "default"
+    """faster-whisper's CTranslate2 compute type (int8, float16, ...)."""
     tts_engine: str | None = None
     """None: ``openai`` when ``tts_base_url`` is set, else ``espeak``."""
     tts_base_url: str | None = None
@@ -88,6 +94,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
 }
 RANGES: dict[str, tuple[int, int]] = {
     "port": (0, 65535), "max_sessions": (0, 1_000_000), "max_session_minutes": (1, 24 * 60),
+    "llm_context": (256, 1 << 20),
 }
 
 
