@@ -1,2 +1,3 @@
-"""Engines: small interfaces (LLM now; VAD, speech-to-text and text-to-speech next) and their
-implementations. Engines import only ``protocol``; never session, runtime or transports."""
+"""Engines: small interfaces (LLM, VAD, speech-to-text, text-to-speech), the catalog of every
+engine, and their implementations. Engines import only ``protocol`` and ``audio``; never
+session, runtime or transports. Optional heavy packages are imported lazily (``loading``)."""
