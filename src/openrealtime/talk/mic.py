@@ -12,9 +12,8 @@ from collections.abc import AsyncIterator
 from types import ModuleType
 from typing import Any
 
-from openrealtime.audio.convert import Converter
-from openrealtime.audio.spec import PCM24K, AudioSpec
-
+from ..audio.convert import Converter
+from ..audio.spec import PCM24K, AudioSpec
 from .source import SourceError
 
 INSTALL = "pip install 'openrealtime[mic]'"

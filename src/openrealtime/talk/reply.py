@@ -10,7 +10,7 @@ from __future__ import annotations
 import wave
 from pathlib import Path
 
-from openrealtime.audio.spec import PCM24K
+from ..audio.spec import PCM24K
 
 
 class ReplyWriter:

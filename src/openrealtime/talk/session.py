@@ -39,8 +39,7 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
-from openrealtime.audio.spec import PCM24K
-
+from ..audio.spec import PCM24K
 from .mic import Microphone
 from .reply import ReplyWriter
 from .source import SourceError, WavFile, paced, silence

@@ -12,9 +12,9 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from openrealtime.audio.convert import Converter
-from openrealtime.audio.spec import PCM24K, AudioSpec
-from openrealtime.audio.wav import WavStream
+from ..audio.convert import Converter
+from ..audio.spec import PCM24K, AudioSpec
+from ..audio.wav import WavStream
 
 READ_BYTES = 64 * 1024
 
