@@ -250,3 +250,19 @@ def test_llama_settings_reach_the_engine(tmp_path: Path) -> None:
                                    "llm_context": "512", "llm_chat_format": "chatml"}, {}))
     llama = llm._llama  # type: ignore[attr-defined]
     assert (llama.n_ctx(), llama.chat_format) == (512, "chatml")
+
+
+def test_relative_file_paths_in_a_config_file_are_read_from_its_folder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "conf"
+    folder.mkdir()
+    (folder / "cert.pem").write_text("x", encoding="utf-8")
+    path = write(folder, 'ssl_certfile = "cert.pem"\n'
+                         '[llm]\nrules = "rules.yaml"\nmodel = "org/repo/m.gguf"\n')
+    monkeypatch.chdir(tmp_path)  # not the file's folder
+    s = load_settings({}, {}, config=path)
+    assert s.llm_rules == str(folder / "rules.yaml")
+    assert s.ssl_certfile == str(folder / "cert.pem")
+    assert s.llm_model == "org/repo/m.gguf"  # may be a hub name: left as written
+    # On the command line a relative path stays relative to where the command runs.
+    assert load_settings({"llm_rules": "rules.yaml"}, {}).llm_rules == "rules.yaml"

@@ -98,6 +98,11 @@ RANGES: dict[str, tuple[int, int]] = {
 }
 
 
+# Settings that are always file paths; in a config file, relative ones are read from the file's
+# folder. (Model settings may be hub names, so they are left as written.)
+FILE_PATHS = frozenset({"llm_rules", "ssl_certfile", "ssl_keyfile", "tts_voices"})
+
+
 def flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
@@ -190,7 +195,10 @@ def _file_value(path: str, name: str, key: str, value: object, out: dict[str, ob
                             f"not {_toml_type(value)}")
     if isinstance(value, int) and name not in RANGES:
         raise SettingsError(f"{path}: {key} must be a string, not a number")
-    out[name] = _check(name, str(value), f"{key} in {path}")
+    raw = str(value)
+    if name in FILE_PATHS:  # beside the config file, as a user reading the file expects
+        raw = str(Path(path).expanduser().parent / Path(raw).expanduser())
+    out[name] = _check(name, raw, f"{key} in {path}")
 
 
 def _did_you_mean(name: str) -> str:
