@@ -43,7 +43,7 @@ async def transcribe(engine: Transcriber | None, effect: Transcribe, feed: Feed)
         await feed(TranscriptionFailed(
             iid, "stt_unavailable",
             "Input audio transcription is not available: this server has no speech-to-text "
-            "engine (set --asr-base-url)."))
+            "engine (it runs with --asr-engine none)."))
         return
     target = AudioSpec("pcm16", engine.sample_rate)
     conv = Converter(effect.spec, target)
