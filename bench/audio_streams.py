@@ -55,18 +55,16 @@ import platform
 import pstats
 import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
+from procs import free_port, stat_cpu_s, wait_port
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
-TICK = os.sysconf("SC_CLK_TCK")
 RATE = 24000
 CHUNK_MS = 20
 CHUNK_BYTES = RATE * CHUNK_MS // 1000 * 2
@@ -79,37 +77,13 @@ TAIL_S = 1.0  # after the last append: wait this long for trailing events
 # --- processes ------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _stat_cpu(path: str) -> float:
-    fields = Path(path).read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
-
-
 def cpu_split(pid: int) -> tuple[float, float]:
     """(whole process, event-loop thread) CPU seconds; the rest is the VAD (and any other)
     threads."""
     try:
-        return _stat_cpu(f"/proc/{pid}/stat"), _stat_cpu(f"/proc/{pid}/task/{pid}/stat")
+        return stat_cpu_s(f"/proc/{pid}/stat"), stat_cpu_s(f"/proc/{pid}/task/{pid}/stat")
     except (OSError, IndexError):
         return math.nan, math.nan
-
-
-def wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"process {proc.args!r} exited with {proc.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listening on {port}")
 
 
 class Proc:
