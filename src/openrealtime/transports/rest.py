@@ -38,8 +38,8 @@ from .keys import (
     KeySigner,
     SessionType,
 )
+from .websocket import DEFAULT_MODEL  # when neither the request nor a key names one
 
-DEFAULT_MODEL = "gpt-realtime"  # as the WebSocket endpoint, when neither URL nor key names one
 Json = dict[str, Any]
 
 
